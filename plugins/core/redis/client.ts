@@ -1,0 +1,72 @@
+/**
+ * Module-level registry of Redis clients keyed by their settings.
+ *
+ * Kong never tells a plugin instance it is closed (there is no close hook), and instances are
+ * replaced on every config push: anything that must be closed lives here, not on an instance.
+ */
+import Redis, { Cluster, type RedisOptions } from 'ioredis';
+
+export interface RedisSettings {
+  /** `redis://[:password@]host:port/db`; ignored when cluster_nodes is set. */
+  url?: string;
+  host?: string;
+  port?: number;
+  password?: string;
+  database?: number;
+  /** `host:port` seeds of a Redis Cluster. */
+  cluster_nodes?: string[];
+  connect_timeout_ms?: number;
+  command_timeout_ms?: number;
+}
+
+export type RedisClient = Redis | Cluster;
+
+const clients = new Map<string, RedisClient>();
+
+function baseOptions(s: RedisSettings): RedisOptions {
+  return {
+    connectTimeout: s.connect_timeout_ms ?? 500,
+    commandTimeout: s.command_timeout_ms ?? 250,
+    // Fail fast while disconnected instead of queueing requests behind a dead Redis.
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: true,
+    retryStrategy: (times) => Math.min(50 * times, 1000),
+    lazyConnect: false,
+  };
+}
+
+export function redisRegistryKey(s: RedisSettings): string {
+  return JSON.stringify([s.url, s.host, s.port, s.password ? 'pw' : '', s.password, s.database, s.cluster_nodes, s.connect_timeout_ms, s.command_timeout_ms]);
+}
+
+/** The shared client for these settings, created on first use. */
+export function getRedis(s: RedisSettings): RedisClient {
+  const key = redisRegistryKey(s);
+  let client = clients.get(key);
+  if (client) return client;
+  const opts = baseOptions(s);
+  if (s.cluster_nodes && s.cluster_nodes.length > 0) {
+    client = new Cluster(
+      s.cluster_nodes.map((n) => {
+        const [host, port] = n.split(':');
+        return { host: host as string, port: Number(port) };
+      }),
+      { redisOptions: { ...opts, password: s.password }, enableOfflineQueue: true, clusterRetryStrategy: (t) => Math.min(50 * t, 1000) },
+    );
+  } else if (s.url) {
+    client = new Redis(s.url, opts);
+  } else {
+    client = new Redis({ ...opts, host: s.host ?? '127.0.0.1', port: s.port ?? 6379, password: s.password, db: s.database ?? 0 });
+  }
+  // Errors surface on commands; an unhandled 'error' event would crash the plugin server.
+  client.on('error', () => {});
+  clients.set(key, client);
+  return client;
+}
+
+/** Close every client (tests and graceful shutdown only). */
+export async function closeAllRedis(): Promise<void> {
+  const all = [...clients.values()];
+  clients.clear();
+  await Promise.all(all.map((c) => c.quit().catch(() => c.disconnect())));
+}
