@@ -5,7 +5,7 @@
 // `.cjs` loads in kong-js-pluginserver whatever the root package's "type" is, and each plugin
 // directory holds only its own file (stray files break Kong's --dump-all-plugins parse).
 import { build } from 'esbuild';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
@@ -18,21 +18,25 @@ function entries(dir, prefix) {
     .map((name) => ({ name, entry: join(abs, name, 'handler.ts') }));
 }
 
+// `node scripts/build.mjs llm-auth fixture-exit` builds only those.
+const only = new Set(process.argv.slice(2));
 const targets = [
   ...entries('plugins', 'llm-').map((p) => ({ ...p, out: join(root, 'dist/kong-plugins', p.name) })),
   ...entries('test/fixtures', 'fixture-').map((p) => ({ ...p, out: join(root, 'dist/test-plugins', p.name) })),
-];
-
-rmSync(join(root, 'dist/kong-plugins'), { recursive: true, force: true });
-rmSync(join(root, 'dist/test-plugins'), { recursive: true, force: true });
+].filter((t) => only.size === 0 || only.has(t.name));
 
 const started = Date.now();
+const failed = [];
 await Promise.all(
   targets.map(async (t) => {
-    mkdirSync(t.out, { recursive: true });
-    await build({
+    // Write beside, then rename: a plugin server starting meanwhile never sees half a file,
+    // and the directory never holds anything but the plugin's own file.
+    const tmp = join(root, 'dist/.tmp', `${t.name}-${process.pid}.cjs`);
+    mkdirSync(join(root, 'dist/.tmp'), { recursive: true });
+    try {
+      await build({
       entryPoints: [t.entry],
-      outfile: join(t.out, `${t.name}.cjs`),
+      outfile: tmp,
       bundle: true,
       platform: 'node',
       target: 'node20',
@@ -43,7 +47,18 @@ await Promise.all(
       logLevel: 'warning',
       // Optional native/peer modules some libraries probe for; never needed at run time.
       external: ['pg-native'],
-    });
+      });
+      rmSync(t.out, { recursive: true, force: true });
+      mkdirSync(t.out, { recursive: true });
+      renameSync(tmp, join(t.out, `${t.name}.cjs`));
+    } catch (e) {
+      failed.push(t.name);
+      rmSync(tmp, { force: true });
+    }
   }),
 );
-console.log(`built ${targets.length} plugin bundles in ${Date.now() - started} ms: ${targets.map((t) => t.name).join(', ')}`);
+console.log(`built ${targets.length - failed.length} plugin bundles in ${Date.now() - started} ms: ${targets.filter((t) => !failed.includes(t.name)).map((t) => t.name).join(', ')}`);
+if (failed.length) {
+  console.error(`build failed for: ${failed.join(', ')}`);
+  process.exit(1);
+}

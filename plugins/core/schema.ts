@@ -90,7 +90,9 @@ function defaultOf(field: KongField): unknown {
   return MISSING;
 }
 
-function checkValue(field: KongField, value: unknown): { value?: unknown; error?: string | FieldErrors | Array<string | FieldErrors | null> } {
+type CheckResult = { value?: unknown; error?: string | FieldErrors | Array<string | FieldErrors | null> };
+
+function checkValue(field: KongField, value: unknown): CheckResult {
   switch (field.type) {
     case 'string': {
       if (typeof value !== 'string') return { error: 'expected a string' };
@@ -119,7 +121,7 @@ function checkValue(field: KongField, value: unknown): { value?: unknown; error?
       const out: unknown[] = [];
       let failed = false;
       list.forEach((item, i) => {
-        const r = field.elements ? checkValue(field.elements, item) : { value: item };
+        const r: CheckResult = field.elements ? checkValue(field.elements, item) : { value: item };
         if (r.error !== undefined) {
           failed = true;
           errors[i] = r.error as string | FieldErrors;
@@ -145,7 +147,7 @@ function checkValue(field: KongField, value: unknown): { value?: unknown; error?
             continue;
           }
         }
-        const vr = field.values ? checkValue(field.values, v) : { value: v };
+        const vr: CheckResult = field.values ? checkValue(field.values, v) : { value: v };
         if (vr.error !== undefined) errors[k] = vr.error;
         else out[k] = vr.value;
       }
