@@ -1,0 +1,119 @@
+/**
+ * llm-cost-quota configuration: the Kong field list the plugin server reports (strict: Kong
+ * refuses an unknown field, a negative price, a cap of 0 or an unknown timezone) and its type.
+ */
+import { f, fieldList, type KongField } from '../core/schema';
+import { BUDGET_FIELDS, timezoneField, type BudgetsConfig } from '../core/tenancy';
+
+/** Prices are USD per 1M tokens; between [0, 1e6] refuses negative (and absurd) prices. */
+const price = (description: string, required = false): KongField => f.number({ between: [0, 1_000_000], required, description });
+
+const PRICE_RECORD = (description: string): KongField =>
+  f.record(
+    {
+      input_per_1m: price('USD per 1M input (prompt) tokens.', true),
+      output_per_1m: price('USD per 1M output (completion) tokens.', true),
+      cached_input_per_1m: price('USD per 1M cached input tokens (defaults to the input price).'),
+    },
+    { description },
+  );
+
+export const CONFIG_FIELDS = {
+  prices: f.map(f.string({ len_min: 1, len_max: 200 }), PRICE_RECORD('Price of one model.'), {
+    default: {},
+    description:
+      'Price table: model name → USD per 1M input / output / cached-input tokens. Date-suffixed names (gpt-4o-2024-08-06, claude-3-5-sonnet-20241022, gpt-4-0613) fall back to their base model.',
+  }),
+  aliases: f.map(f.string({ len_min: 1, len_max: 200 }), f.string({ len_min: 1, len_max: 200 }), {
+    default: {},
+    description: 'Model aliases: name → a model of the price table.',
+  }),
+  unknown_model: f.string({
+    one_of: ['deny', 'default_price'],
+    default: 'deny',
+    description: 'A model without a price: `deny` (403) or charge `default_price`.',
+  }),
+  default_price: PRICE_RECORD('Price used for unknown models when unknown_model = default_price (required then).'),
+  budgets: f.record(BUDGET_FIELDS, {
+    description: 'Budgets (USD) for standalone use: fields the identity carries take precedence, these fill the gaps.',
+  }),
+  global_daily_usd: f.number({ gt: 0, description: 'Spend cap across all tenants per calendar day (in `global_timezone`), USD. Costs a second Redis call.' }),
+  global_monthly_usd: f.number({ gt: 0, description: 'Spend cap across all tenants per calendar month, USD.' }),
+  global_timezone: timezoneField({ default: 'UTC' }),
+  timezone: timezoneField({ default: 'UTC' }),
+  thresholds_pct: f.array(f.integer({ between: [1, 100] }), {
+    default: [80, 100],
+    description: 'Percentages of a cap that emit one budget_threshold event per budget and period (when the budgets carry none).',
+  }),
+  default_input_tokens: f.integer({ gt: 0, default: 1000, description: 'Input tokens assumed when llm.request is absent (no input guard on the route).' }),
+  default_max_tokens: f.integer({ gt: 0, default: 1024, description: 'Output tokens assumed when llm.request is absent.' }),
+  default_model: f.string({ len_min: 1, description: 'Model assumed when llm.request is absent.' }),
+  mode: f.string({ one_of: ['enforce', 'shadow'], default: 'enforce', description: '`shadow` counts spend and reports would-be denials (events) without refusing requests.' }),
+  require_identity: f.boolean({ default: true, description: 'Answer 503 when neither llm.request nor llm.identity is present (fail closed behind llm-auth).' }),
+  fault_tolerant: f.boolean({
+    default: true,
+    description: 'When Redis is unreachable: true = in-memory budgets on this node (same rules, logged); false = 503.',
+  }),
+  budget_headers: f.boolean({ default: false, description: 'Send x-llm-budget-remaining-usd and x-llm-budget-reset (seconds) on admitted requests.' }),
+  usage_events: f.boolean({ default: true, description: 'Write one `usage` event per request to the event stream.' }),
+  events_maxlen: f.integer({ gt: 0, default: 100_000, description: 'Approximate bound of the event stream (XADD MAXLEN ~).' }),
+  reservation_ttl_sec: f.integer({ between: [60, 7 * 86_400], default: 86_400, description: 'How long an unsettled reservation record lives (its amount stays spent).' }),
+  redis_key_prefix: f.string({ default: 'llg:', len_max: 64, description: 'Prefix of every Redis key.' }),
+  redis: f.record(
+    {
+      url: f.string({ referenceable: true, description: 'redis://[:password@]host:port/db (overrides host/port).' }),
+      host: f.string({ default: '127.0.0.1', description: 'Redis host.' }),
+      port: f.integer({ between: [1, 65535], default: 6379, description: 'Redis port.' }),
+      password: f.string({ referenceable: true, encrypted: true, description: 'Redis password (vault reference recommended).' }),
+      database: f.integer({ between: [0, 15], default: 0, description: 'Redis database.' }),
+      cluster_nodes: f.array(f.string({ len_min: 3 }), { description: 'host:port seeds of a Redis Cluster.' }),
+      connect_timeout_ms: f.integer({ between: [1, 60_000], default: 500, description: 'Connect timeout.' }),
+      command_timeout_ms: f.integer({ between: [1, 60_000], default: 250, description: 'Command timeout.' }),
+      breaker_open_ms: f.integer({ between: [0, 600_000], default: 1000, description: 'After a Redis failure, skip Redis for this long before probing again.' }),
+    },
+    { description: 'Redis connection.' },
+  ),
+} satisfies Record<string, KongField>;
+
+export const Schema = fieldList(CONFIG_FIELDS);
+
+export interface PriceConfig {
+  input_per_1m: number;
+  output_per_1m: number;
+  cached_input_per_1m?: number;
+}
+
+export interface CostQuotaConfig {
+  prices: Record<string, PriceConfig>;
+  aliases: Record<string, string>;
+  unknown_model: 'deny' | 'default_price';
+  default_price?: PriceConfig;
+  budgets?: BudgetsConfig;
+  global_daily_usd?: number;
+  global_monthly_usd?: number;
+  global_timezone: string;
+  timezone: string;
+  thresholds_pct: number[];
+  default_input_tokens: number;
+  default_max_tokens: number;
+  default_model?: string;
+  mode: 'enforce' | 'shadow';
+  require_identity: boolean;
+  fault_tolerant: boolean;
+  budget_headers: boolean;
+  usage_events: boolean;
+  events_maxlen: number;
+  reservation_ttl_sec: number;
+  redis_key_prefix: string;
+  redis: {
+    url?: string;
+    host: string;
+    port: number;
+    password?: string;
+    database: number;
+    cluster_nodes?: string[];
+    connect_timeout_ms: number;
+    command_timeout_ms: number;
+    breaker_open_ms: number;
+  };
+}
