@@ -609,7 +609,9 @@ export async function startMockLlm(opts: { port?: number } = {}): Promise<MockLl
       });
     });
   });
-  server.keepAliveTimeout = 5_000;
+  // Longer than any client pool's idle timeout, so a pooled socket is never closed under a request.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 70_000;
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
