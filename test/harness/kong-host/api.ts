@@ -76,8 +76,8 @@ export interface KongHost {
   reload(config: string | DeclarativeConfig): Promise<void>;
   /** SIGKILL the plugin server(s) of a plugin (Kong then logs and lets requests through). */
   killPluginServer(name: string): Promise<void>;
-  /** Drop the plugin server's instances (next event answers "no plugin instance"). */
-  forgetInstances(name: string): void;
+  /** Close the plugin server's instances behind the host's back (next event answers "no plugin instance"). */
+  forgetInstances(name: string): Promise<void>;
   /** Plugin-server stderr/stdout lines, per plugin. */
   serverOutput(name: string): string[];
   stop(): Promise<void>;
