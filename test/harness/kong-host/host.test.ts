@@ -59,7 +59,7 @@ describe('request path', () => {
   it('proxies to the service with the route prefix stripped', async () => {
     const r = await fetch(`${host.proxyUrl}/plain/chat/completions?x=1`, { method: 'POST', body: '{"m":1}', headers: { 'content-type': 'application/json' } });
     expect(r.status).toBe(200);
-    expect(await r.json()).toEqual({ ok: true, path: '/v1/chat/completions?x=1' });
+    expect((await r.json()) as any).toEqual({ ok: true, path: '/v1/chat/completions?x=1' });
     expect(r.headers.get('via')).toMatch(/kong/);
   });
 
@@ -74,7 +74,7 @@ describe('request path', () => {
     const before = seen.length;
     const r = await fetch(`${host.proxyUrl}/exit/x`);
     expect(r.status).toBe(429);
-    expect((await r.json()).error.code).toBe('fixture_exit');
+    expect(((await r.json()) as any).error.code).toBe('fixture_exit');
     expect(seen.length).toBe(before);
     const trace = host.traces.find((t) => t.path === '/exit/x')!;
     expect(trace.source).toBe('exit');
@@ -85,7 +85,7 @@ describe('request path', () => {
   it('answers 404 when no route matches', async () => {
     const r = await fetch(`${host.proxyUrl}/nowhere`);
     expect(r.status).toBe(404);
-    expect((await r.json()).message).toMatch(/no Route matched/);
+    expect(((await r.json()) as any).message).toMatch(/no Route matched/);
   });
 
   it('records every PDK call of a request', async () => {
@@ -160,7 +160,7 @@ describe("Kong's failure semantics", () => {
     expect(open.status).toBe(200); // Kong OSS fails open
     const closed = await fetch(`${host.proxyUrl}/guarded/x`);
     expect(closed.status).toBe(503);
-    expect((await closed.json()).error.code).toBe('gateway_unavailable');
+    expect(((await closed.json()) as any).error.code).toBe('gateway_unavailable');
     expect(host.logs.some((l) => l.level === 'err' && l.plugin === 'fixture-identity')).toBe(true);
   });
 });
@@ -214,7 +214,7 @@ describe('instances and configuration', () => {
         body: JSON.stringify(service([{ name: 'new', paths: ['/new'], plugins: [{ name: 'fixture-exit', config: { status: 'x' } }] }])),
       });
       expect(bad.status).toBe(400);
-      const badBody = await bad.json();
+      const badBody = (await bad.json()) as any;
       expect(badBody.name).toBe('invalid declarative configuration');
       expect(JSON.stringify(badBody.flattened_errors)).toMatch(/config\.status/);
       expect((await fetch(`${host.proxyUrl}/old/x`)).status).toBe(200); // unchanged after a refused push
@@ -228,7 +228,7 @@ describe('instances and configuration', () => {
       expect((await inFlight).status).toBe(200);
       expect((await fetch(`${host.proxyUrl}/old/x`)).status).toBe(404);
       expect((await fetch(`${host.proxyUrl}/new/x`)).status).toBe(418);
-      const status = await (await fetch(`${host.adminUrl}/status`)).json();
+      const status = (await (await fetch(`${host.adminUrl}/status`)).json()) as any;
       expect(typeof status.configuration_hash).toBe('string');
     } finally {
       await host.stop();
