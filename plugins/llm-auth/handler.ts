@@ -26,7 +26,8 @@ export const Priority = 1010;
 
 /** Kong's own keys (route_id, __seq__, $refs, ...) dropped; schema defaults applied again. */
 export function normalizeConfig(raw: unknown): AuthConfig {
-  const src = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error('llm-auth config is not a record');
+  const src = raw as Record<string, unknown>;
   const known: Record<string, unknown> = {};
   for (const k of Object.keys(FIELDS)) if (src[k] !== undefined) known[k] = src[k];
   const r = validateKongConfig<AuthConfig>(Schema, known);
