@@ -41,10 +41,29 @@ export const INPUT_FIELDS = {
   max_n: positiveInt('Largest n (choices) allowed.'),
 } satisfies Record<string, KongField>;
 
+/**
+ * Current IANA names that ICU (Node 20) lists only under their legacy alias
+ * (`supportedValuesOf` says Asia/Calcutta, people write Asia/Kolkata). Added when Intl accepts them.
+ */
+const CURRENT_IANA_NAMES = [
+  'Africa/Asmara', 'America/Argentina/Buenos_Aires', 'America/Argentina/Catamarca', 'America/Argentina/Cordoba',
+  'America/Argentina/Jujuy', 'America/Argentina/Mendoza', 'America/Atikokan', 'America/Indiana/Indianapolis',
+  'America/Kentucky/Louisville', 'America/Nuuk', 'Asia/Ho_Chi_Minh', 'Asia/Kathmandu', 'Asia/Kolkata', 'Asia/Yangon',
+  'Atlantic/Faroe', 'Europe/Kyiv', 'Pacific/Chuuk', 'Pacific/Kanton', 'Pacific/Pohnpei', 'Etc/UTC', 'Etc/GMT',
+];
+
 /** IANA zones Kong's schema accepts (one_of makes real Kong refuse an unknown timezone too). */
 export const TIMEZONES: string[] = (() => {
   const zones = new Set<string>((Intl as unknown as { supportedValuesOf(k: string): string[] }).supportedValuesOf('timeZone'));
   zones.add('UTC');
+  for (const z of CURRENT_IANA_NAMES) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: z });
+      zones.add(z);
+    } catch {
+      /* this ICU does not know it */
+    }
+  }
   return [...zones].sort();
 })();
 
