@@ -18,7 +18,7 @@ afterAll(async () => {
   await redis.quit();
 });
 
-const NOW = Date.parse('2026-11-23T15:00:00Z');
+const NOW = Date.parse('2030-11-23T15:00:00Z');
 let tenantSeq = 0;
 
 function scopeFor(budgets: Record<string, unknown>, now = NOW, tz = 'UTC', tenant = `t${++tenantSeq}-${randomBytes(2).toString('hex')}`, lineage?: string): BudgetScope {
@@ -117,7 +117,7 @@ describe.each(backends)('cost store (%s)', (_name, make) => {
     const settled = await Promise.all(Array.from({ length: n }, (_, i) => store.settle({ base: scope.base, request_id: `q${i}`, reserved_nano: 10, actual_nano: 10 })));
     const crossings: Crossing[] = settled.flatMap((s) => s.crossings);
     expect(crossings.map((c) => c.pct).sort((a, b) => a - b)).toEqual([50, 80, 100]);
-    expect(crossings.every((c) => c.name === 'tenant_daily' && c.period_id === '2026-11-23' && c.cap_nano === 1000)).toBe(true);
+    expect(crossings.every((c) => c.name === 'tenant_daily' && c.period_id === '2030-11-23' && c.cap_nano === 1000)).toBe(true);
     // A denial afterwards does not announce 100% again.
     const r = await store.reserve({ scope, request_id: 'late', cost_nano: 10, shadow: false, record_ttl_sec: 60 });
     expect(r.admitted).toBe(false);
@@ -127,13 +127,13 @@ describe.each(backends)('cost store (%s)', (_name, make) => {
   it('a new local day (New York) opens a new budget; a late settle lands in the old one', async () => {
     const store = make();
     const tenant = `ny-${randomBytes(3).toString('hex')}`;
-    const beforeMidnight = Date.parse('2026-11-24T04:59:00Z'); // 23:59 on the 23rd in New York
+    const beforeMidnight = Date.parse('2030-11-24T04:59:00Z'); // 23:59 on the 23rd in New York
     const s1 = scopeFor({ tenant_daily_nano: 100 }, beforeMidnight, 'America/New_York', tenant);
-    expect(s1.counters[0]!.period_id).toBe('2026-11-23');
+    expect(s1.counters[0]!.period_id).toBe('2030-11-23');
     expect((await store.reserve({ scope: s1, request_id: 'a', cost_nano: 100, shadow: false, record_ttl_sec: 600 })).admitted).toBe(true);
     expect((await store.reserve({ scope: s1, request_id: 'b', cost_nano: 1, shadow: false, record_ttl_sec: 600 })).admitted).toBe(false);
     const s2 = scopeFor({ tenant_daily_nano: 100 }, beforeMidnight + 60_000, 'America/New_York', tenant);
-    expect(s2.counters[0]!.period_id).toBe('2026-11-24');
+    expect(s2.counters[0]!.period_id).toBe('2030-11-24');
     expect((await store.reserve({ scope: s2, request_id: 'c', cost_nano: 100, shadow: false, record_ttl_sec: 600 })).admitted).toBe(true);
     // 'a' settles after midnight: the refund goes to the 23rd's counter, not the 24th's.
     await store.settle({ base: s2.base, request_id: 'a', reserved_nano: 100, actual_nano: 40 });
@@ -153,7 +153,7 @@ describe.each(backends)('cost store (%s)', (_name, make) => {
 
   it('global scope uses its own hash tag', () => {
     const g = globalScope({ prefix: PREFIX, daily_nano: 5, timezone: 'UTC', now: NOW, thresholds: [80], grace_sec: 10 })!;
-    expect(g.counters[0]!.key).toBe(`${PREFIX}{*global*}:cost:global:d:2026-11-23`);
+    expect(g.counters[0]!.key).toBe(`${PREFIX}{*global*}:cost:global:d:2030-11-23`);
     expect(reservationKey(g.base, 'r')).toBe(`${PREFIX}{*global*}:cost:req:r`);
   });
 });
