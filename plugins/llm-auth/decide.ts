@@ -54,13 +54,13 @@ export function decisionFor(r: Extract<AuthResult, { ok: false }>, status: numbe
 export function upstreamHeaders(
   identity: Pick<LlmIdentity, 'request_id'>,
   credentialHeader: string | undefined,
-  upstream: { header: string; value?: string },
+  upstream: { header: string; scheme?: string; value?: string },
   requestIdHeader: string,
   headers: MultiMap | undefined,
 ): Record<string, string> {
   const out: Record<string, string> = {};
   if (credentialHeader) out[credentialHeader.toLowerCase()] = '';
-  if (upstream.value) out[upstream.header.toLowerCase()] = upstream.value;
+  if (upstream.value) out[upstream.header.toLowerCase()] = upstream.scheme ? `${upstream.scheme} ${upstream.value}` : upstream.value;
   const rid = requestIdHeader.toLowerCase();
   if (headerValue(headers, rid) !== identity.request_id) out[rid] = identity.request_id;
   return out;

@@ -118,7 +118,8 @@ export const FIELDS = {
   upstream_auth: f.record(
     {
       header: f.string({ default: 'authorization', len_min: 1, description: 'Header the provider credential goes in.' }),
-      value: f.string({ len_min: 1, referenceable: true, description: 'Provider credential, e.g. `Bearer {vault://env/OPENAI_API_KEY}` (referenceable). Unset = the client credential is only removed.' }),
+      scheme: f.string({ len_min: 1, len_max: 32, description: 'Written before the value with one space, e.g. `Bearer` (a vault reference must be the whole `value`).' }),
+      value: f.string({ len_min: 1, referenceable: true, description: 'Provider credential, e.g. `{vault://env/OPENAI_API_KEY}` (referenceable). Unset = the client credential is only removed.' }),
     },
     { description: 'Provider credential that replaces the client credential upstream.' },
   ),
@@ -228,7 +229,7 @@ export interface AuthConfig {
   jwt_issuers: IssuerConfig[];
   introspection: IntrospectionConfig;
   mtls: MtlsConfig;
-  upstream_auth: { header: string; value?: string };
+  upstream_auth: { header: string; scheme?: string; value?: string };
   feature_header: string;
   route_feature?: string;
   require_feature: boolean;
