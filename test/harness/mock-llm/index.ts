@@ -504,7 +504,8 @@ function models(ctx: Ctx, id?: string): void {
   sendJson(ctx, 200, { object: 'list', data: MOCK_MODELS.map(entry) });
 }
 
-export async function startMockLlm(opts: { port?: number } = {}): Promise<MockLlm> {
+/** `host` defaults to loopback; the compose stack binds 0.0.0.0 (scripts/mock-llm.ts). */
+export async function startMockLlm(opts: { port?: number; host?: string } = {}): Promise<MockLlm> {
   const requests: RecordedRequest[] = [];
   const queue: MockBehaviour[] = [];
   let def: MockBehaviour = {};
@@ -620,7 +621,7 @@ export async function startMockLlm(opts: { port?: number } = {}): Promise<MockLl
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => {
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
       server.off('error', reject);
       resolve();
     });
