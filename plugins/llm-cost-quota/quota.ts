@@ -17,7 +17,7 @@ import { settleAction } from '../core/settle';
 import type { BudgetsConfig } from '../core/tenancy';
 import { BUDGET_LABEL, globalScope, tenantScope, type BudgetScope } from './budgets';
 import { actualCostNano, buildPriceTable, worstCaseCostNano, type PriceTable } from './prices';
-import type { CostQuotaConfig } from './schema';
+import type { CostQuotaConfig, PriceConfig } from './schema';
 import { LocalCostStore, RedisCostStore, type CostStore, type Crossing, type ReserveResult, type SettleResult } from './store';
 
 export const PLUGIN = 'llm-cost-quota';
@@ -113,8 +113,10 @@ export class CostQuota {
   private readonly graceSec: number;
 
   constructor(readonly config: CostQuotaConfig, readonly hooks: Hooks = {}) {
-    if (config.unknown_model === 'default_price' && !config.default_price) throw new Error('unknown_model = default_price needs default_price');
-    this.prices = buildPriceTable(config.prices ?? {}, config.aliases ?? {}, config.unknown_model === 'default_price' ? config.default_price : undefined);
+    const dp = config.default_price;
+    const defaultPrice = dp && typeof dp.input_per_1m === 'number' && typeof dp.output_per_1m === 'number' ? (dp as PriceConfig) : undefined;
+    if (config.unknown_model === 'default_price' && !defaultPrice) throw new Error('invalid config: unknown_model = default_price needs default_price.input_per_1m and output_per_1m');
+    this.prices = buildPriceTable(config.prices ?? {}, config.aliases ?? {}, config.unknown_model === 'default_price' ? defaultPrice : undefined);
     this.configBudgets = budgetsConfigToNano(config.budgets);
     const r = config.redis;
     this.redisSettings = {

@@ -8,11 +8,13 @@ import { BUDGET_FIELDS, timezoneField, type BudgetsConfig } from '../core/tenanc
 /** Prices are USD per 1M tokens; between [0, 1e6] refuses negative (and absurd) prices. */
 const price = (description: string, required = false): KongField => f.number({ between: [0, 1_000_000], required, description });
 
-const PRICE_RECORD = (description: string): KongField =>
+// In the default price the two fields are optional for Kong (an absent record is filled from its
+// fields' defaults); the plugin requires both when unknown_model = default_price.
+const PRICE_RECORD = (description: string, required = true): KongField =>
   f.record(
     {
-      input_per_1m: price('USD per 1M input (prompt) tokens.', true),
-      output_per_1m: price('USD per 1M output (completion) tokens.', true),
+      input_per_1m: price('USD per 1M input (prompt) tokens.', required),
+      output_per_1m: price('USD per 1M output (completion) tokens.', required),
       cached_input_per_1m: price('USD per 1M cached input tokens (defaults to the input price).'),
     },
     { description },
@@ -33,7 +35,7 @@ export const CONFIG_FIELDS = {
     default: 'deny',
     description: 'A model without a price: `deny` (403) or charge `default_price`.',
   }),
-  default_price: PRICE_RECORD('Price used for unknown models when unknown_model = default_price (required then).'),
+  default_price: PRICE_RECORD('Price used for unknown models when unknown_model = default_price (both prices required then).', false),
   budgets: f.record(BUDGET_FIELDS, {
     description: 'Budgets (USD) for standalone use: fields the identity carries take precedence, these fill the gaps.',
   }),
@@ -87,7 +89,7 @@ export interface CostQuotaConfig {
   prices: Record<string, PriceConfig>;
   aliases: Record<string, string>;
   unknown_model: 'deny' | 'default_price';
-  default_price?: PriceConfig;
+  default_price?: Partial<PriceConfig>;
   budgets?: BudgetsConfig;
   global_daily_usd?: number;
   global_monthly_usd?: number;
