@@ -22,7 +22,7 @@ const redis = new Redis(redisUrl());
 const noop = async () => undefined;
 
 function req(headers: Record<string, string[]>) {
-  return { headers, now: Date.now(), clientIp: async () => '127.0.0.1', tlsChain: noop, consumer: noop };
+  return { headers, now: Date.now(), clientIp: async () => '127.0.0.1', peerIp: async () => '127.0.0.1', tlsChain: noop, consumer: noop };
 }
 
 async function timeEach(n: number, fn: (i: number) => Promise<boolean>): Promise<ReturnType<typeof stats>> {

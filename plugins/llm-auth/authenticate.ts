@@ -33,7 +33,10 @@ export type AuthResult =
 export interface AuthRequest {
   headers: MultiMap | undefined;
   now: number;
+  /** The client address after Kong's trusted_ips / real_ip handling (kong.client.get_forwarded_ip): throttling. */
   clientIp(): Promise<string | undefined>;
+  /** The address directly connected to Kong (kong.client.get_ip): trusted-proxy checks. */
+  peerIp(): Promise<string | undefined>;
   tlsChain(): Promise<string | undefined>;
   consumer(): Promise<KongConsumer | undefined>;
 }
@@ -177,7 +180,7 @@ export class Authenticator {
       let pem: string | undefined;
       if (forwarded) {
         // Only a configured proxy may vouch for a certificate; anyone else sending the header is refused.
-        if (!isTrustedProxy(this.proxies, await clientIp())) return failed('untrusted_forwarder', 'mtls');
+        if (!isTrustedProxy(this.proxies, await req.peerIp())) return refuse('unauthenticated', 'untrusted_forwarder', 'mtls');
         pem = forwarded;
       } else {
         pem = await req.tlsChain();

@@ -23,7 +23,7 @@ describe('llm-auth handler (PDK double)', () => {
   it('valid static key: identity set, provider credential upstream, 3 PDK calls without throttling, 4 with', async () => {
     for (const [throttle, expected] of [
       [{ enabled: false }, ['request.getHeaders', 'ctx.shared.set', 'service.request.setHeaders']],
-      [{ enabled: true }, ['request.getHeaders', 'client.getIp', 'ctx.shared.set', 'service.request.setHeaders']],
+      [{ enabled: true }, ['request.getHeaders', 'client.getForwardedIp', 'ctx.shared.set', 'service.request.setHeaders']],
     ] as const) {
       const p = new Plugin({ ...base, throttle, route_id: 'r1', __seq__: 3, $refs: {} });
       const f = fakeKong({ headers: { authorization: [`Bearer ${key.key}`], 'x-llm-feature': ['code_review'] } });
@@ -41,7 +41,7 @@ describe('llm-auth handler (PDK double)', () => {
     const p = new Plugin({ ...base, throttle: { enabled: true, max_failures: 100 } });
     const f = fakeKong({ headers: { authorization: ['Bearer lg_live_1111111111111111111111111111111111111111'] } });
     await p.access(f.kong);
-    expect(f.calls).toEqual(['request.getHeaders', 'client.getIp', 'ctx.shared.set', 'response.exit']);
+    expect(f.calls).toEqual(['request.getHeaders', 'client.getForwardedIp', 'ctx.shared.set', 'response.exit']);
     expect(f.exit?.status).toBe(401);
     expect(f.exit?.headers?.['www-authenticate']).toContain('invalid_token');
     expect(JSON.parse(f.exit?.body ?? '{}')).toEqual({ error: { message: 'Invalid authentication credentials.', type: 'authentication_error', code: 'invalid_credentials', param: null } });

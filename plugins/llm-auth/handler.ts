@@ -64,7 +64,8 @@ export class Plugin {
       const result = await auth.authenticate({
         headers,
         now: Date.now(),
-        clientIp: () => kong.client.getIp(),
+        clientIp: () => kong.client.getForwardedIp(),
+        peerIp: () => kong.client.getIp(),
         tlsChain: () => kong.client.tls.getFullClientCertificateChain(),
         consumer: () => kong.client.getConsumer(),
       });

@@ -138,6 +138,14 @@ describe('JWT verification (jose, JWKS from a local server)', () => {
     down.down = true;
     const issuer = [prepareIssuer(issuerCfg({ jwks_uri: down.url, audiences: [AUD] }))];
     expect(await verifyJwt(await sign(), issuer, now())).toEqual({ ok: false, reason: 'jwks_unavailable', unavailable: true });
+    // Within a second of a failed fetch the dead endpoint is not asked again (no stampede)...
+    const fetches = down.fetches;
+    expect(await verifyJwt(await sign(), issuer, now())).toMatchObject({ ok: false, unavailable: true });
+    expect(down.fetches).toBe(fetches);
+    // ...and once it is back, the next attempt after the backoff succeeds.
+    down.down = false;
+    await new Promise((r) => setTimeout(r, 1050));
+    expect((await verifyJwt(await sign(), issuer, now())).ok).toBe(true);
     await down.stop();
   });
 

@@ -11,6 +11,9 @@ import type { IssuerConfig } from './schema';
 
 type RemoteJwks = ReturnType<typeof createRemoteJWKSet>;
 const jwksRegistry = new Map<string, RemoteJwks>();
+/** Last failed JWKS fetch per resolver: while the set is stale, do not retry for a second. */
+const jwksFailures = new WeakMap<RemoteJwks, number>();
+export const JWKS_FAILURE_BACKOFF_MS = 1000;
 
 /** One JWKS resolver per URL and cache settings, shared by instances across config pushes. */
 export function remoteJwks(uri: string, cooldownMs: number, cacheMs: number, timeoutMs: number): RemoteJwks {
@@ -90,11 +93,15 @@ export async function verifyJwt(token: string, issuers: PreparedIssuer[], now: n
       return issuer.secret;
     }
     if (issuer.publicKey && !(issuer.jwks && header.kid)) return issuer.publicKey;
-    if (!issuer.jwks) throw new errors.JWSSignatureVerificationFailed();
+    const jwks = issuer.jwks;
+    if (!jwks) throw new errors.JWSSignatureVerificationFailed();
+    const failedAt = jwksFailures.get(jwks);
+    if (failedAt !== undefined && !jwks.fresh && Date.now() - failedAt < JWKS_FAILURE_BACKOFF_MS) throw new KeySourceUnavailable();
     try {
-      return await issuer.jwks(header, input);
+      return await jwks(header, input);
     } catch (e) {
       if (e instanceof errors.JWKSNoMatchingKey || e instanceof errors.JWKSMultipleMatchingKeys) throw e;
+      jwksFailures.set(jwks, Date.now());
       throw new KeySourceUnavailable();
     }
   };

@@ -291,7 +291,7 @@ describe('failed-auth throttling', () => {
     expect(reply.status).toBe(200);
     expect(calls).toEqual([
       'kong.request.get_headers',
-      'kong.client.get_ip',
+      'kong.client.get_forwarded_ip',
       'kong.ctx.shared.set',
       'kong.service.request.set_headers',
     ]);
