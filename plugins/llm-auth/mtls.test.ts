@@ -61,6 +61,9 @@ describe('mTLS chain verification (certificates made with openssl)', () => {
     expect(tenantForCertificate(leaf, [{ fingerprint_sha256: fp, tenant: 'acme' }])).toBe('acme');
     expect(tenantForCertificate(leaf, [{ fingerprint_sha256: normalizeFingerprint(fp), tenant: 'acme' }])).toBe('acme');
     expect(tenantForCertificate(leaf, [{ subject: 'O=Acme\nCN=svc-a', tenant: 'big' }])).toBe('big');
+    expect(tenantForCertificate(leaf, [{ subject: 'CN=svc-a, O=Acme', tenant: 'big' }])).toBe('big');
+    expect(tenantForCertificate(leaf, [{ subject: '/O=Acme/CN=svc-a', tenant: 'big' }])).toBe('big');
+    expect(tenantForCertificate(leaf, [{ subject: 'CN=svc-a,O=Other', tenant: 'big' }])).toBeUndefined();
     expect(tenantForCertificate(leaf, [{ subject: 'CN=svc-a', tenant: 'small' }])).toBe('small');
     expect(tenantForCertificate(leaf, [{ subject: 'CN=svc-b', tenant: 'small' }])).toBeUndefined();
   });

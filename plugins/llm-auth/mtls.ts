@@ -81,21 +81,38 @@ export function normalizeFingerprint(fp: string): string {
   return fp.replace(/:/g, '').toLowerCase();
 }
 
+/**
+ * A subject as a canonical string: attributes split on newlines (Node's form) or on commas /
+ * slashes before `KEY=` (RFC 4514 `CN=a,O=b`, OpenSSL `/O=b/CN=a`), trimmed, sorted.
+ */
+export function canonicalSubject(subject: string): string {
+  return subject
+    .split(/\n|,(?=\s*[A-Za-z][A-Za-z0-9.]*=)|\/(?=[A-Za-z][A-Za-z0-9.]*=)/)
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .map((p) => {
+      const i = p.indexOf('=');
+      return i < 0 ? p : `${p.slice(0, i).trim().toUpperCase()}=${p.slice(i + 1).trim()}`;
+    })
+    .sort()
+    .join('\n');
+}
+
 function commonName(subject: string): string | undefined {
   for (const line of subject.split('\n')) if (line.startsWith('CN=')) return line.slice(3);
   return undefined;
 }
 
-/** Tenant of a verified leaf: fingerprint first, then the exact subject, then `CN=<name>`. */
+/** Tenant of a verified leaf: fingerprint first, then the whole subject (any order/format), then `CN=<name>`. */
 export function tenantForCertificate(leaf: X509Certificate, identities: MtlsIdentityConfig[]): string | undefined {
   const fp = normalizeFingerprint(leaf.fingerprint256);
   const byFp = identities.find((i) => i.fingerprint_sha256 && normalizeFingerprint(i.fingerprint_sha256) === fp);
   if (byFp) return byFp.tenant;
-  const subject = leaf.subject;
-  const bySubject = identities.find((i) => i.subject && i.subject === subject);
+  const subject = canonicalSubject(leaf.subject);
+  const bySubject = identities.find((i) => i.subject && canonicalSubject(i.subject) === subject);
   if (bySubject) return bySubject.tenant;
-  const cn = commonName(subject);
-  const byCn = cn !== undefined ? identities.find((i) => i.subject === `CN=${cn}`) : undefined;
+  const cn = commonName(leaf.subject);
+  const byCn = cn !== undefined ? identities.find((i) => i.subject && canonicalSubject(i.subject) === `CN=${cn}`) : undefined;
   return byCn?.tenant;
 }
 

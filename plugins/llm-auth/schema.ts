@@ -85,7 +85,7 @@ const MTLS_FIELD = f.record(
     identities: f.array(
       f.record({
         fingerprint_sha256: f.string({ len_min: 64, len_max: 95, description: 'SHA-256 fingerprint of the client certificate (hex, colons optional).' }),
-        subject: f.string({ len_min: 1, description: 'Exact subject DN as Node prints it (`CN=svc-a\\nO=Acme`), or `CN=<name>`.' }),
+        subject: f.string({ len_min: 1, description: 'Subject DN (`CN=svc-a,O=Acme` or `/O=Acme/CN=svc-a`; attributes compared in any order), or `CN=<name>` alone to match the common name.' }),
         tenant: f.string({ required: true, len_min: 1, description: 'Tenant id.' }),
       }),
       { default: [], description: 'Certificate → tenant mappings.' },
