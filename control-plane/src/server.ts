@@ -44,7 +44,7 @@ export async function createControlPlane(cfg: CpConfig, opts: CreateOptions = {}
       error: (o: object, m: string) => app?.log.error(o, m),
     };
     const keySync: KeySync = cfg.redisUrl ? new RedisKeySync(cfg.redisUrl, cfg.redisKeyPrefix, () => keyRepo.all(db), log) : new NoopKeySync();
-    const delivery = new ConfigDelivery({ db, kongAdminUrl: cfg.kongAdminUrl, kongConfigPath: cfg.kongConfigPath, debounceMs: cfg.configPushDebounceMs, log, upstreamUrl: opts.upstreamUrl });
+    const delivery = new ConfigDelivery({ db, kongAdminUrl: cfg.kongAdminUrl, kongConfigPath: cfg.kongConfigPath, debounceMs: cfg.configPushDebounceMs, log, upstreamUrl: opts.upstreamUrl, staticKeys: !cfg.redisUrl, redisKeyPrefix: cfg.redisKeyPrefix, redisUrl: cfg.redisUrl });
     // eslint-disable-next-line prefer-const
     let app: FastifyInstance = await buildApp({ db, config: cfg, keySync, delivery }, { logger });
     let url = '';

@@ -99,7 +99,7 @@ export async function startTestCp(kind: DbKind, label: string, o: StartOptions =
   });
   const silent = { info: () => {}, warn: () => {}, error: () => {} };
   const keySync: KeySync = cfg.redisUrl ? new RedisKeySync(cfg.redisUrl, prefix, () => keyRepo.all(db), silent, 200) : new NoopKeySync();
-  const delivery = new ConfigDelivery({ db, kongAdminUrl: cfg.kongAdminUrl, kongConfigPath: cfg.kongConfigPath, debounceMs: cfg.configPushDebounceMs, log: silent, schemas });
+  const delivery = new ConfigDelivery({ db, kongAdminUrl: cfg.kongAdminUrl, kongConfigPath: cfg.kongConfigPath, debounceMs: cfg.configPushDebounceMs, log: silent, schemas, staticKeys: !cfg.redisUrl, redisKeyPrefix: prefix, redisUrl: cfg.redisUrl });
   const app = await buildApp({ db, config: cfg, keySync, delivery });
   const adminToken = generateAdminToken().token;
   await ensureBootstrapToken(db, { given: adminToken, file: '/dev/null/x' });

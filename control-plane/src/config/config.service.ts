@@ -22,6 +22,7 @@ import { loadPluginSchemas, LLM_PLUGINS, type SchemaMap } from './plugin-schemas
 import { pushConfig } from './push';
 import { diffConfigs } from './diff';
 import { configRepo } from './config.repository';
+import { keyRepo } from '../keys/keys.repository';
 
 export interface DeliveryLog {
   info(obj: object, msg: string): void;
@@ -38,6 +39,23 @@ export interface DeliveryOptions {
   /** Injected in tests; loaded from plugins/<name>/schema.ts otherwise. */
   schemas?: SchemaMap;
   upstreamUrl?: string;
+  /** No Redis: render active API keys (hashes only) into llm-auth's static `keys`. */
+  staticKeys?: boolean;
+  redisKeyPrefix?: string;
+  /** REDIS_URL, used to fill llm-auth's `redis` when the base config has no host (never a password). */
+  redisUrl?: string;
+}
+
+export function redisTarget(url: string | undefined): { host: string; port?: number; database?: number } | undefined {
+  if (!url) return undefined;
+  try {
+    const u = new URL(url);
+    if (u.password) return undefined; // a password belongs in a vault reference, not in rendered config
+    const db = u.pathname.replace('/', '');
+    return { host: u.hostname, port: u.port ? Number(u.port) : undefined, database: db ? Number(db) : undefined };
+  } catch {
+    return undefined;
+  }
 }
 
 export interface PushResult {
@@ -90,14 +108,13 @@ export class ConfigDelivery {
   }
 
   async render(db: Db = this.o.db): Promise<RenderResult> {
-    const [tiers, tenants, prices, jwtIssuers, mtls, schemas] = await Promise.all([
-      tierRepo.all(db),
-      tenantRepo.all(db),
-      priceRepo.all(db),
-      jwtIssuerRepo.all(db),
-      mtlsRepo.all(db),
-      this.getSchemas(),
-    ]);
+    const tiers = await tierRepo.all(db);
+    const tenants = await tenantRepo.all(db);
+    const prices = await priceRepo.all(db);
+    const jwtIssuers = await jwtIssuerRepo.all(db);
+    const mtls = await mtlsRepo.all(db);
+    const staticKeys = this.o.staticKeys ? await keyRepo.activeAt(db, new Date()) : undefined;
+    const schemas = await this.getSchemas();
     return renderConfig({
       base: this.loadBase(),
       tiers: tiers.map(tierToConfig),
@@ -105,6 +122,9 @@ export class ConfigDelivery {
       prices: prices.map((p) => ({ ...p, input_per_m_usd: Number(p.input_per_m_usd), output_per_m_usd: Number(p.output_per_m_usd), cached_input_per_m_usd: p.cached_input_per_m_usd === null ? null : Number(p.cached_input_per_m_usd) })),
       jwtIssuers,
       mtlsIdentities: mtls,
+      staticKeys,
+      redisKeyPrefix: this.o.redisKeyPrefix,
+      redis: redisTarget(this.o.redisUrl),
       schemas,
     });
   }

@@ -3,15 +3,15 @@
  *
  * Input: the platform team's kong.yml (services, routes, plugin placement) and what the control
  * plane owns (tiers, tenants, prices, JWT issuers, mTLS identities). Output: the config to POST to
- * Kong's /config — decK-only keys stripped, every llm-auth plugin given `tiers`/`tenants` (and the
- * identity sources its schema declares), every llm-cost-quota plugin given `prices` (when its
- * schema has the field), those plugins tagged as managed, and every llm-* plugin config validated
+ * Kong's /config — decK-only keys stripped; every llm-auth plugin given `tiers`, `tenants`,
+ * `jwt_issuers`, `mtls.identities` (the rest of `mtls` stays the platform's), `redis_key_prefix`
+ * and, without Redis, the static `keys` list (hashes only); every llm-cost-quota plugin given
+ * `prices` and `aliases`; those plugins tagged as managed, and every llm-* plugin config validated
  * against the plugin's own Kong schema. Errors name the plugin and the field.
  */
-import { flattenFieldErrors, validateKongConfig, type KongField } from '../../../plugins/core/schema';
-import { usdToNano } from '../../../plugins/core/money';
+import { flattenFieldErrors, validateKongConfig } from '../../../plugins/core/schema';
 import type { TenantConfig, TierConfig } from '../../../plugins/core/tenancy';
-import { fieldNames, fieldOf, LLM_PLUGINS, type SchemaMap } from './plugin-schemas';
+import { fieldNames, LLM_PLUGINS, type SchemaMap } from './plugin-schemas';
 
 export type DeclarativeConfig = Record<string, unknown> & { _format_version?: string };
 
@@ -48,6 +48,12 @@ export interface RenderInput {
   prices: PriceInputRow[];
   jwtIssuers?: JwtIssuerInputRow[];
   mtlsIdentities?: MtlsInputRow[];
+  /** Rendered into llm-auth `keys` (setups without Redis). */
+  staticKeys?: StaticKeyRow[];
+  /** Written into llm-auth `redis_key_prefix` so the gateway reads the records the control plane writes. */
+  redisKeyPrefix?: string;
+  /** Filled into llm-auth `redis` when the base config sets no host. */
+  redis?: { host: string; port?: number; database?: number };
   schemas: SchemaMap;
 }
 
@@ -110,34 +116,15 @@ export function collectPlugins(cfg: DeclarativeConfig): PluginRef[] {
   return out;
 }
 
-function elementFields(field: KongField | undefined): string[] {
-  const rec = field?.type === 'array' || field?.type === 'set' ? field.elements : field?.type === 'map' ? field.values : undefined;
-  return (rec?.fields ?? []).map((e) => Object.keys(e)[0] as string);
-}
-
-/** A price row shaped as the price schema's element (field names matched by meaning). */
-function priceElement(p: PriceInputRow, names: string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const n of names) {
-    const nano = n.includes('nano');
-    const money = (usd: number | null) => (usd === null ? undefined : nano ? usdToNano(usd) : usd);
-    let v: unknown;
-    if (n === 'model' || n === 'name') v = p.model;
-    else if (n.includes('alias')) v = p.aliases;
-    else if (n.includes('cached')) v = money(p.cached_input_per_m_usd);
-    else if (n.includes('input')) v = money(p.input_per_m_usd);
-    else if (n.includes('output')) v = money(p.output_per_m_usd);
-    if (v !== undefined) out[n] = v;
-  }
-  return out;
-}
-
-function renderPrices(prices: PriceInputRow[], field: KongField): unknown {
-  const names = elementFields(field);
-  if (field.type === 'map') {
-    return Object.fromEntries(prices.map((p) => [p.model, priceElement(p, names.filter((n) => n !== 'model'))]));
-  }
-  return prices.map((p) => priceElement(p, names));
+/** Static API keys rendered into llm-auth's `keys` (hashes only) when there is no Redis. */
+export interface StaticKeyRow {
+  id: string;
+  tenant_id: string;
+  lineage_id: string;
+  prefix: string;
+  hash: string;
+  scopes: { models?: string[]; features?: string[] } | null;
+  expires_at: Date | null;
 }
 
 function addTag(plugin: Record<string, unknown>): void {
@@ -146,35 +133,64 @@ function addTag(plugin: Record<string, unknown>): void {
   plugin.tags = tags;
 }
 
-/** Identity sources rendered into llm-auth only when its schema declares the field. */
-function renderAuthExtras(config: Record<string, unknown>, names: Set<string>, input: RenderInput): void {
-  if (names.has('jwt_issuers') && input.jwtIssuers) {
-    const elem = elementFields(fieldOf(input.schemas.get('llm-auth'), 'jwt_issuers'));
-    config.jwt_issuers = input.jwtIssuers.map((j) => {
-      const full: Record<string, unknown> = {
-        id: j.id,
-        tenant_id: j.tenant_id,
-        tenant: j.tenant_id,
-        issuer: j.issuer,
-        audiences: j.audiences,
-        algorithms: j.algorithms,
-        jwks_url: j.jwks_url ?? undefined,
-        public_key_pem: j.public_key_pem ?? undefined,
-        public_key: j.public_key_pem ?? undefined,
-        tenant_claim: j.claims.tenant,
-        end_user_claim: j.claims.end_user,
-        scopes_claim: j.claims.scopes,
-      };
-      return Object.fromEntries(Object.entries(full).filter(([k, v]) => v !== undefined && (elem.length === 0 || elem.includes(k))));
-    });
+const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== null));
+
+/** llm-auth `jwt_issuers` element: the issuer's tenant is its default tenant. */
+export function renderJwtIssuer(j: JwtIssuerInputRow): Record<string, unknown> {
+  const claims = defined({ tenant: j.claims.tenant, end_user: j.claims.end_user, scopes: j.claims.scopes });
+  return defined({
+    issuer: j.issuer,
+    audiences: j.audiences,
+    algorithms: j.algorithms,
+    jwks_uri: j.jwks_url,
+    public_key: j.public_key_pem,
+    default_tenant: j.tenant_id,
+    ...(Object.keys(claims).length ? { claims } : {}),
+  });
+}
+
+export function renderStaticKey(k: StaticKeyRow): Record<string, unknown> {
+  return defined({
+    hash: k.hash,
+    tenant: k.tenant_id,
+    key_id: k.id,
+    lineage_id: k.lineage_id,
+    prefix: k.prefix.slice(0, 16),
+    expires_at: k.expires_at ? k.expires_at.getTime() : undefined,
+    models: k.scopes?.models,
+    features: k.scopes?.features,
+  });
+}
+
+function renderAuth(cfg: Record<string, unknown>, names: Set<string>, input: RenderInput): void {
+  cfg.tiers = input.tiers;
+  cfg.tenants = input.tenants;
+  if (names.has('jwt_issuers') && input.jwtIssuers) cfg.jwt_issuers = input.jwtIssuers.map(renderJwtIssuer);
+  if (names.has('mtls') && input.mtlsIdentities) {
+    const mtls = cfg.mtls && typeof cfg.mtls === 'object' && !Array.isArray(cfg.mtls) ? (cfg.mtls as Record<string, unknown>) : {};
+    mtls.identities = input.mtlsIdentities.map((m) => defined({ fingerprint_sha256: m.fingerprint_sha256, subject: m.subject, tenant: m.tenant_id }));
+    cfg.mtls = mtls;
   }
-  if (names.has('mtls_identities') && input.mtlsIdentities) {
-    const elem = elementFields(fieldOf(input.schemas.get('llm-auth'), 'mtls_identities'));
-    config.mtls_identities = input.mtlsIdentities.map((m) => {
-      const full: Record<string, unknown> = { id: m.id, tenant_id: m.tenant_id, tenant: m.tenant_id, fingerprint_sha256: m.fingerprint_sha256 ?? undefined, subject: m.subject ?? undefined };
-      return Object.fromEntries(Object.entries(full).filter(([k, v]) => v !== undefined && (elem.length === 0 || elem.includes(k))));
-    });
+  if (names.has('keys') && input.staticKeys) cfg.keys = input.staticKeys.map(renderStaticKey);
+  if (names.has('redis_key_prefix') && input.redisKeyPrefix) cfg.redis_key_prefix = input.redisKeyPrefix;
+  if (names.has('redis') && input.redis) {
+    const redis = cfg.redis && typeof cfg.redis === 'object' && !Array.isArray(cfg.redis) ? (cfg.redis as Record<string, unknown>) : {};
+    if (redis.host === undefined) Object.assign(redis, defined({ host: input.redis.host, port: input.redis.port, database: input.redis.database }));
+    cfg.redis = redis;
   }
+}
+
+function renderQuota(cfg: Record<string, unknown>, names: Set<string>, input: RenderInput): boolean {
+  if (!names.has('prices')) return false;
+  cfg.prices = Object.fromEntries(
+    input.prices.map((p) => [p.model, defined({ input_per_1m: p.input_per_m_usd, output_per_1m: p.output_per_m_usd, cached_input_per_1m: p.cached_input_per_m_usd })]),
+  );
+  if (names.has('aliases')) {
+    const aliases: Record<string, string> = {};
+    for (const p of input.prices) for (const a of p.aliases) aliases[a] = p.model;
+    cfg.aliases = aliases;
+  }
+  return true;
 }
 
 export function renderConfig(input: RenderInput): RenderResult {
@@ -186,8 +202,7 @@ export function renderConfig(input: RenderInput): RenderResult {
   const plugins = collectPlugins(config);
   const authSchema = input.schemas.get('llm-auth');
   const authNames = fieldNames(authSchema);
-  const quotaSchema = input.schemas.get('llm-cost-quota');
-  const pricesField = fieldOf(quotaSchema, 'prices');
+  const quotaNames = fieldNames(input.schemas.get('llm-cost-quota'));
   let authCount = 0;
 
   for (const { plugin, where } of plugins) {
@@ -200,15 +215,10 @@ export function renderConfig(input: RenderInput): RenderResult {
     const cfg = (plugin.config && typeof plugin.config === 'object' && !Array.isArray(plugin.config) ? plugin.config : {}) as Record<string, unknown>;
     if (name === 'llm-auth') {
       authCount++;
-      cfg.tiers = input.tiers;
-      cfg.tenants = input.tenants;
-      renderAuthExtras(cfg, authNames, input);
+      renderAuth(cfg, authNames, input);
       addTag(plugin);
     }
-    if (name === 'llm-cost-quota' && pricesField) {
-      cfg.prices = renderPrices(input.prices, pricesField);
-      addTag(plugin);
-    }
+    if (name === 'llm-cost-quota' && renderQuota(cfg, quotaNames, input)) addTag(plugin);
     plugin.config = cfg;
     const schema = input.schemas.get(name);
     if (!schema) {

@@ -2,11 +2,14 @@
  * JWT / OAuth issuers trusted for one tenant: issuer, audiences, pinned algorithms (never taken
  * from the token), keys from a JWKS URL or a PEM public key, claim names mapped to tenant
  * attributes. Shared secrets (HS*) are not stored here: they belong in a Kong vault reference.
+ * Rendered into llm-auth `jwt_issuers` with the tenant as `default_tenant`. An issuer may assert
+ * any tenant through its tenant claim, so only unscoped tokens may add or change issuers;
+ * tenant-scoped tokens can read their tenant's issuers.
  */
 import { v7 as uuidv7 } from 'uuid';
 import type { Db } from '../db';
 import { audit, type WriteCtx } from '../audit/audit.service';
-import { assertTenantVisible } from '../auth/scope';
+import { assertGlobal, assertTenantVisible } from '../auth/scope';
 import type { Actor } from '../auth/tokens';
 import { badRequest, notFound } from '../errors';
 import { iso } from '../lib/dto';
@@ -62,6 +65,7 @@ export const jwtIssuerService = {
   get: async (db: Db, actor: Actor, id: string) => jwtIssuerDto(await visible(db, actor, id)),
   async create(db: Db, ctx: WriteCtx, input: JwtIssuerInput & { tenant_id: string; issuer: string; algorithms: string[] }) {
     assertTenantVisible(ctx.actor, input.tenant_id, 'tenant');
+    assertGlobal(ctx.actor);
     checkKeys(input);
     return db.transaction().execute(async (trx) => {
       if (!(await tenantRepo.get(trx, input.tenant_id))) throw notFound('tenant');
@@ -83,6 +87,7 @@ export const jwtIssuerService = {
   async update(db: Db, ctx: WriteCtx, id: string, input: JwtIssuerInput) {
     return db.transaction().execute(async (trx) => {
       const before = await visible(trx, ctx.actor, id);
+      assertGlobal(ctx.actor);
       const merged = { jwks_url: input.jwks_url !== undefined ? input.jwks_url : before.jwks_url, public_key_pem: input.public_key_pem !== undefined ? input.public_key_pem : before.public_key_pem };
       checkKeys(merged);
       const set: Record<string, unknown> = {};
@@ -101,6 +106,7 @@ export const jwtIssuerService = {
   async remove(db: Db, ctx: WriteCtx, id: string) {
     await db.transaction().execute(async (trx) => {
       const before = await visible(trx, ctx.actor, id);
+      assertGlobal(ctx.actor);
       await jwtIssuerRepo.remove(trx, id);
       await audit(trx, ctx, { action: 'jwt_issuer.delete', entity: 'jwt_issuer', entityId: id, tenantId: before.tenant_id, before: jwtIssuerDto(before) });
     });

@@ -8,6 +8,14 @@ export const keyRepo = {
     return q.execute();
   },
   all: (db: Db) => db.selectFrom('api_keys').selectAll().execute(),
+  activeAt: (db: Db, now: Date) =>
+    db
+      .selectFrom('api_keys')
+      .selectAll()
+      .where('revoked_at', 'is', null)
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+      .orderBy('id')
+      .execute(),
   get: (db: Db, id: string) => db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst(),
   getForUpdate: (db: Db, id: string) => db.selectFrom('api_keys').selectAll().where('id', '=', id).forUpdate().executeTakeFirst(),
   insert: (

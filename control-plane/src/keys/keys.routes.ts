@@ -29,7 +29,7 @@ const Key = Type.Object({
   created_at: Timestamp,
 });
 const Delivery = Type.Union([Type.Literal('ok'), Type.Literal('pending'), Type.Literal('disabled')], {
-  description: 'Whether the change reached Redis (pending = retried in the background).',
+  description: 'Whether the change reached Redis (pending = retried in the background; disabled = no Redis, the key travels in the pushed config).',
 });
 const KeyWithSecret = Type.Object({
   key: Key,
@@ -67,7 +67,11 @@ const ListQuery = Type.Object(
 export function keyRoutes(app: AppInstance): void {
   const { db, keySync } = app.deps;
   const ctx = (req: Parameters<typeof actorOf>[0]) => ({ actor: actorOf(req), requestId: req.id });
-  const delivery = (ok: boolean) => (keySync.enabled ? (ok ? 'ok' : 'pending') : 'disabled') as 'ok' | 'pending' | 'disabled';
+  const delivery = (ok: boolean) => {
+    // Without Redis, keys travel in llm-auth's static `keys` list: push the config instead.
+    if (!keySync.enabled) app.deps.delivery.schedulePush('api keys changed');
+    return (keySync.enabled ? (ok ? 'ok' : 'pending') : 'disabled') as 'ok' | 'pending' | 'disabled';
+  };
 
   app.get('/v1/tenants/:tenantId/keys', { config: { perm: 'read' }, schema: { tags: ['keys'], summary: "List a tenant's API keys.", params: TenantParam, querystring: ListQuery, response: { 200: pageSchema(Key) } } }, async (req) => {
     const c = decodeCursor(req.query.cursor);

@@ -1,8 +1,12 @@
-/** mTLS identities: a client certificate (SHA-256 fingerprint, or subject DN) mapped to a tenant. */
+/**
+ * mTLS identities: a client certificate (SHA-256 fingerprint, or subject DN) mapped to a tenant,
+ * rendered into llm-auth `mtls.identities`. A mapping could capture another tenant's certificate
+ * subject, so only unscoped tokens may write them; tenant-scoped tokens read their own.
+ */
 import { v7 as uuidv7 } from 'uuid';
 import type { Db } from '../db';
 import { audit, type WriteCtx } from '../audit/audit.service';
-import { assertTenantVisible } from '../auth/scope';
+import { assertGlobal, assertTenantVisible } from '../auth/scope';
 import type { Actor } from '../auth/tokens';
 import { badRequest, notFound } from '../errors';
 import { iso } from '../lib/dto';
@@ -56,6 +60,7 @@ export const mtlsService = {
   get: async (db: Db, actor: Actor, id: string) => mtlsDto(await visible(db, actor, id)),
   async create(db: Db, ctx: WriteCtx, input: MtlsInput & { tenant_id: string }) {
     assertTenantVisible(ctx.actor, input.tenant_id, 'tenant');
+    assertGlobal(ctx.actor);
     const fp = normalizeFingerprint(input.fingerprint_sha256) ?? null;
     checkOne({ fingerprint_sha256: fp, subject: input.subject });
     return db.transaction().execute(async (trx) => {
@@ -69,6 +74,7 @@ export const mtlsService = {
   async update(db: Db, ctx: WriteCtx, id: string, input: MtlsInput) {
     return db.transaction().execute(async (trx) => {
       const before = await visible(trx, ctx.actor, id);
+      assertGlobal(ctx.actor);
       const fp = normalizeFingerprint(input.fingerprint_sha256);
       checkOne({ fingerprint_sha256: fp !== undefined ? fp : before.fingerprint_sha256, subject: input.subject !== undefined ? input.subject : before.subject });
       const set: Record<string, unknown> = {};
@@ -84,6 +90,7 @@ export const mtlsService = {
   async remove(db: Db, ctx: WriteCtx, id: string) {
     await db.transaction().execute(async (trx) => {
       const before = await visible(trx, ctx.actor, id);
+      assertGlobal(ctx.actor);
       await mtlsRepo.remove(trx, id);
       await audit(trx, ctx, { action: 'mtls_identity.delete', entity: 'mtls_identity', entityId: id, tenantId: before.tenant_id, before: mtlsDto(before) });
     });
