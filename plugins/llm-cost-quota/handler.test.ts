@@ -101,13 +101,16 @@ beforeAll(async () => {
         name: 'gated',
         url: `${gateUrl}/v1`,
         read_timeout: 20_000,
-        routes: [{ name: 'burst', paths: ['/burst'], plugins: [identityPlugin, quota(), { name: 'fixture-usage' }] }],
+        // Redis is healthy here; a generous command timeout keeps a CPU-starved test machine from
+        // reading a slow reply as "Redis down" (which would switch to the per-node fallback).
+        routes: [{ name: 'burst', paths: ['/burst'], plugins: [identityPlugin, quota({ redis: { command_timeout_ms: 10_000 } }), { name: 'fixture-usage' }] }],
       },
       {
         name: 'llm',
         url: `${llm.url}/v1`,
         routes: [
           { name: 'keep', paths: ['/keep'], plugins: [identityPlugin, quota()] },
+          { name: 'guarded', paths: ['/guarded'], plugins: [identityPlugin, { name: 'llm-input-guard' }, quota(), { name: 'fixture-usage' }] },
           { name: 'usage', paths: ['/usage'], plugins: [identityPlugin, quota(), { name: 'fixture-usage' }] },
           // Kong's post-function runs after us in access (priority -1000) and refuses: a later plugin's exit.
           { name: 'exit', paths: ['/exit'], plugins: [identityPlugin, quota(), { name: 'post-function', config: { access: ['return function() return kong.response.exit(403, { message = "refused later" }) end'] } }] },
@@ -196,6 +199,18 @@ describe('llm-cost-quota through the Kong-protocol host', () => {
     const access = t!.pdkCalls.filter((c) => c.plugin === 'llm-cost-quota' && c.phase === 'access').map((c) => c.method);
     // Without the input guard: llm.request (absent), then llm.identity; headers add one.
     expect(access).toEqual(['kong.ctx.shared.get', 'kong.ctx.shared.get', 'kong.response.set_headers']);
+  });
+
+  it('behind llm-input-guard: one ctx read (llm.request) + headers, reserved from its estimate, settled to usage', async () => {
+    const r = await call('/guarded/chat/completions', 'guarded-tenant', { tenant_daily_nano: usdToNano(1) }, { max_tokens: 100 }, { 'x-mock-usage': '40,60' });
+    expect(r.status).toBe(200);
+    // Worst case = guard's input estimate + 100 output tokens at $1/1M: a little over $0.0001.
+    const remaining = Number(r.headers.get('x-llm-budget-remaining-usd'));
+    expect(remaining).toBeLessThan(0.9999);
+    expect(remaining).toBeGreaterThan(0.999);
+    const t = await until(() => host.traces.find((x) => x.path === '/guarded/chat/completions'), (x) => !!x, 'trace');
+    expect(t!.pdkCalls.filter((c) => c.plugin === 'llm-cost-quota' && c.phase === 'access').map((c) => c.method)).toEqual(['kong.ctx.shared.get', 'kong.response.set_headers']);
+    await until(() => spent(`${PREFIX}{guarded-tenant}:cost:tenant:d:${DAY()}`), (v) => v.c === 100_000, 'settled to 100 tokens');
   });
 
   it('a stream with no response-phase plugin keeps its reservation; with a usage-writing plugin it settles', async () => {

@@ -203,6 +203,39 @@ describe('engine against Redis, injected clock', () => {
     expect(over.events.find((e) => e.type === 'limit')).toMatchObject({ reason: 'budget_exceeded', budget: 'tenant_daily', shadow: true });
   });
 
+  it('spend-per-minute limit: refuses within the minute, frees at the next one', async () => {
+    const q = new CostQuota(config());
+    const tenant = `pm-${seq}`;
+    const sub = () => q.subject(request({ tenant_id: tenant, budgets: { per_minute_nano: usdToNano(0.025), tenant_daily_nano: usdToNano(1) } }), undefined)!;
+    const t0 = Date.parse('2030-06-01T10:00:05Z');
+    expect((await q.admit(sub(), t0)).kind).toBe('allow');
+    expect((await q.admit(sub(), t0 + 1000)).kind).toBe('allow');
+    const d = await q.admit(sub(), t0 + 2000);
+    expect(d.kind === 'deny' && d.error.body.error.message).toMatch(/per-minute spend limit/);
+    expect(d.kind === 'deny' && d.error.headers['retry-after']).toBe('53');
+    expect((await q.admit(sub(), Date.parse('2030-06-01T10:01:00Z'))).kind).toBe('allow');
+  });
+
+  it('threshold events at 80% and 100% of settled spend, once each per period', async () => {
+    const q = new CostQuota(config());
+    const tenant = `thr-${seq}`;
+    const now = Date.now();
+    const all = [];
+    // 10 requests of $0.01 worst case settling at $0.01 each against a $0.10 cap.
+    for (let i = 0; i < 10; i++) {
+      const s = q.subject(request({ tenant_id: tenant, budgets: { tenant_daily_nano: usdToNano(0.1), thresholds_pct: [80, 100] } }), undefined)!;
+      expect((await q.admit(s, now)).kind).toBe('allow');
+      all.push(...(await q.settle({ subject: s, source: 'service', status: 200 }, now)).events);
+    }
+    const thr = all.filter((e) => e.type === 'budget_threshold');
+    expect(thr.map((e) => [e.budget, e.pct, e.trigger, e.spent_nano])).toEqual([
+      ['tenant_daily', 80, 'spend', usdToNano(0.08)],
+      ['tenant_daily', 100, 'spend', usdToNano(0.1)],
+    ]);
+    expect(thr[0]).toMatchObject({ tenant_id: tenant, cap_nano: usdToNano(0.1), plugin: 'llm-cost-quota' });
+    expect(thr[0]!.key_id).toBeUndefined(); // a tenant budget: no key in the event
+  });
+
   it('budget headers: remaining of the tightest budget and seconds to its reset', async () => {
     const q = new CostQuota(config({ budget_headers: true }));
     const now = Date.parse('2030-11-23T23:00:00Z');

@@ -237,6 +237,7 @@ export class CostQuota {
       if (scope.counters.length === 0) return undefined;
       const r = await this.run((store) => store.reserve({ scope, request_id: s.request_id, cost_nano: amount.nano, shadow, record_ttl_sec: this.config.reservation_ttl_sec }));
       if (via !== 'local') via = r.via;
+      if (r.via === 'redis') scope.counters.forEach((c, i) => this.local.observe(c, r.value.spent[i] ?? 0));
       events.push(...this.crossingEvents(s, r.value.crossings, now));
       return r.value;
     };
@@ -337,10 +338,13 @@ export class CostQuota {
       usageEvent(o);
       return { ...o, events };
     };
-    if (i.decision?.plugin === PLUGIN) return finish({ outcome: 'denied', cost_nano: 0, reserved_nano: 0, via: 'none' });
+    // Its own refusal reserved nothing — except a 503 after a Redis timeout, whose reservation
+    // may have been applied without its reply arriving: refund it if it is there.
+    const ownDenial = i.decision?.plugin === PLUGIN;
+    if (ownDenial && i.decision?.reason !== 'redis_unavailable') return finish({ outcome: 'denied', cost_nano: 0, reserved_nano: 0, via: 'none' });
     if (!amount) return finish({ outcome: 'unpriced', cost_nano: 0, reserved_nano: 0, via: 'none' });
 
-    const action = settleAction({ source: i.source, status: i.status, usage: i.usage });
+    const action = ownDenial ? ({ action: 'refund' } as const) : settleAction({ source: i.source, status: i.status, usage: i.usage });
     let actual: number;
     if (action.action === 'refund') actual = 0;
     else if (action.action === 'keep') actual = amount.nano;
@@ -377,7 +381,9 @@ export class CostQuota {
       events.push(...this.crossingEvents(s, r.value.crossings, now));
     }
     const noBudgets = tenant.counters.length === 0 && !global;
-    if (settleFailed && !found) return finish({ outcome: 'keep', cost_nano: amount.nano, reserved_nano: amount.nano, via: 'none', settle_failed: true });
+    // Counters not updated (the reservation stays, never over a cap); the event still tells the ledger what was billed.
+    if (settleFailed && !found) return finish({ outcome: ownDenial ? 'denied' : action.action, cost_nano: actual, reserved_nano: ownDenial ? 0 : amount.nano, via: 'none', settle_failed: true });
+    if (ownDenial) return finish({ outcome: 'denied', cost_nano: 0, reserved_nano: found ? amount.nano : 0, via });
     if (!found && !noBudgets) return finish({ outcome: 'unreserved', cost_nano: actual, reserved_nano: 0, via });
     return finish({ outcome: action.action, cost_nano: actual, reserved_nano: amount.nano, via });
   }

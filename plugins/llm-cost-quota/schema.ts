@@ -70,7 +70,11 @@ export const CONFIG_FIELDS = {
       database: f.integer({ between: [0, 15], default: 0, description: 'Redis database.' }),
       cluster_nodes: f.array(f.string({ len_min: 3 }), { description: 'host:port seeds of a Redis Cluster.' }),
       connect_timeout_ms: f.integer({ between: [1, 60_000], default: 500, description: 'Connect timeout.' }),
-      command_timeout_ms: f.integer({ between: [1, 60_000], default: 250, description: 'Command timeout.' }),
+      command_timeout_ms: f.integer({
+        between: [1, 60_000],
+        default: 1000,
+        description: 'Command timeout. A timeout counts as Redis down (fallback or 503): too short a value under load makes a busy node fall back while Redis is healthy.',
+      }),
       breaker_open_ms: f.integer({ between: [0, 600_000], default: 1000, description: 'After a Redis failure, skip Redis for this long before probing again.' }),
     },
     { description: 'Redis connection.' },

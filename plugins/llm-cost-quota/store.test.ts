@@ -158,6 +158,17 @@ describe.each(backends)('cost store (%s)', (_name, make) => {
   });
 });
 
+describe('local fallback', () => {
+  it('continues from the last spend seen in Redis instead of from zero', async () => {
+    const local = new LocalCostStore(() => NOW);
+    const scope = scopeFor({ tenant_daily_nano: 100 });
+    local.observe(scope.counters[0]!, 90);
+    local.observe(scope.counters[0]!, 40); // an older reply never lowers it
+    expect((await local.reserve({ scope, request_id: 'a', cost_nano: 10, shadow: false, record_ttl_sec: 60 })).admitted).toBe(true);
+    expect((await local.reserve({ scope, request_id: 'b', cost_nano: 10, shadow: false, record_ttl_sec: 60 })).admitted).toBe(false);
+  });
+});
+
 describe('redis keys', () => {
   it('counters expire after their period (plus grace) and share the tenant hash tag', async () => {
     const store = new RedisCostStore(redis);

@@ -278,6 +278,20 @@ export class LocalCostStore implements CostStore {
     return { found: true, crossings };
   }
 
+  /**
+   * Remember the spend Redis reported for a counter, so that a switch to this store continues
+   * from the last known spend instead of from zero (other nodes' spend during the outage and
+   * reservations whose replies were lost are still unknown: see the docs on fault_tolerant).
+   */
+  observe(x: BudgetScope['counters'][number], spent: number): void {
+    let c = this.counter(x.key);
+    if (!c) {
+      c = { s: 0, c: 0, cap: x.cap_nano, b: x.name, p: x.period_id, thresholds: x.thresholds, announced: new Set(), expire_at_ms: x.expire_at_sec * 1000 };
+      this.counters.set(x.key, c);
+    }
+    if (spent > c.s) c.s = spent;
+  }
+
   /** Counter state (tests). */
   peek(key: string): { s: number; c: number } | undefined {
     const c = this.counter(key);
