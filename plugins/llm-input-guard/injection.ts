@@ -188,66 +188,76 @@ export function validateUserPattern(pattern: string): PatternCheck {
   } catch {
     return { ok: false, reason: 'syntax' };
   }
-  // Structural walk: a stack of groups, each remembering whether it holds a quantifier or '|'.
-  const stack: Array<{ quant: boolean; alt: boolean }> = [{ quant: false, alt: false }];
-  let prevUnbounded = false; // previous atom carried * + or {n,}
+  // Structural walk. Each group frame remembers whether it holds a quantifier or '|', and
+  // whether the atom before it carried an unbounded quantifier (`\s+(\s)+` is as bad as `\s+\s+`).
+  // `last`: the previous atom's quantifier was unbounded; `before`: that flag as it stood before
+  // the current atom began.
+  const stack: Array<{ quant: boolean; alt: boolean; before: boolean }> = [{ quant: false, alt: false, before: false }];
+  let last = false;
+  let before = false;
   let inClass = false;
+  const atom = () => {
+    before = last;
+    last = false;
+  };
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i] as string;
-    if (c === '\\') {
-      i++;
-      prevUnbounded = false;
+    if (inClass) {
+      if (c === '\\') i++;
+      else if (c === ']') inClass = false;
       continue;
     }
-    if (inClass) {
-      if (c === ']') inClass = false;
+    if (c === '\\') {
+      atom();
+      i++;
       continue;
     }
     if (c === '[') {
+      atom();
       inClass = true;
-      prevUnbounded = false;
       continue;
     }
     if (c === '(') {
-      stack.push({ quant: false, alt: false });
-      prevUnbounded = false;
+      atom();
+      stack.push({ quant: false, alt: false, before });
+      last = false;
       continue;
     }
     if (c === '|') {
       (stack[stack.length - 1] as { alt: boolean }).alt = true;
-      prevUnbounded = false;
+      last = false;
+      before = false;
       continue;
     }
     if (c === ')') {
       const g = stack.pop();
       if (!g || stack.length === 0) return { ok: false, reason: 'syntax' };
       const q = quantifierAt(pattern, i + 1);
+      const parent = stack[stack.length - 1] as { quant: boolean; alt: boolean };
       if (q) {
         if ((g.quant || g.alt) && (q.unbounded || q.max > 1)) return { ok: false, reason: 'nested_quantifier' };
         if (q.max > 100) return { ok: false, reason: 'repetition_bound' };
-        (stack[stack.length - 1] as { quant: boolean }).quant = true;
-        if (q.unbounded && prevUnbounded) return { ok: false, reason: 'adjacent_unbounded_quantifiers' };
-        prevUnbounded = q.unbounded;
-        i += q.length - 1 + (pattern[i + q.length] === '?' ? 1 : 0);
+        if (q.unbounded && g.before) return { ok: false, reason: 'adjacent_unbounded_quantifiers' };
+        parent.quant = true;
+        last = q.unbounded;
+        i += q.length + (pattern[i + 1 + q.length] === '?' ? 1 : 0);
       } else {
-        const parent = stack[stack.length - 1] as { quant: boolean; alt: boolean };
         parent.quant ||= g.quant;
         parent.alt ||= g.alt;
-        prevUnbounded = false;
+        last = false;
       }
       continue;
     }
     const q = quantifierAt(pattern, i);
     if (q) {
       if (q.max > 100) return { ok: false, reason: 'repetition_bound' };
+      if (q.unbounded && before) return { ok: false, reason: 'adjacent_unbounded_quantifiers' };
       (stack[stack.length - 1] as { quant: boolean }).quant = true;
-      if (q.unbounded && prevUnbounded) return { ok: false, reason: 'adjacent_unbounded_quantifiers' };
-      prevUnbounded = q.unbounded;
+      last = q.unbounded;
       i += q.length - 1 + (pattern[i + q.length] === '?' ? 1 : 0);
       continue;
     }
-    // A literal between two unbounded quantifiers separates them.
-    prevUnbounded = false;
+    atom();
   }
   return { ok: true, re };
 }
