@@ -51,6 +51,13 @@ async function putKey(p: string, k: { hash: string }, r: KeyRecord) {
   await redis.set(keyRecordRedisKey(p, k.hash), JSON.stringify(r));
 }
 
+// The fail-closed sentinel shipped in kong/kong.yml: Kong's bundled post-function, last in access.
+const SENTINEL = `return function()
+  if not kong.ctx.shared["llm.identity"] then
+    return kong.response.exit(503, { error = { message = "The gateway cannot process this request right now.", type = "service_unavailable", code = "gateway_unavailable" } })
+  end
+end`;
+
 const redisCfg = { host: '127.0.0.1', port: 6379 };
 const common = {
   tiers: TIERS,
@@ -106,6 +113,10 @@ beforeAll(async () => {
           },
           route('down', { methods: ['api_key'], redis: { host: proxy.host, port: proxy.port, connect_timeout_ms: 300, command_timeout_ms: 200 }, redis_key_prefix: downPrefix, cache: { ttl_seconds: 3 } }),
           route('throttle', { methods: ['api_key'], redis: redisCfg, redis_key_prefix: throttlePrefix, throttle: { enabled: true, max_failures: 3, window_seconds: 60, block_seconds: 60 } }),
+          {
+            ...route('guarded', { methods: ['api_key'], redis: redisCfg, redis_key_prefix: prefix }),
+            plugins: [{ name: 'llm-auth', config: { ...common, methods: ['api_key'], redis: redisCfg, redis_key_prefix: prefix } }, { name: 'post-function', config: { access: [SENTINEL] } }],
+          },
           route('broken', { methods: ['mtls'], mtls: { ca_certificates: ['-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----'] } }),
         ],
       },
@@ -349,5 +360,18 @@ describe('logs and events', () => {
     const everything = JSON.stringify(host.logs) + JSON.stringify(entries) + host.serverOutput('llm-auth').join('\n');
     const secrets = [PROVIDER_SECRET, KONG_KEY, ...Object.values(keys).map((k) => k.key), unknownKey.key];
     for (const s of secrets) expect(everything).not.toContain(s);
+  });
+});
+
+describe('llm-auth plugin server dead (runs last: kills the server)', () => {
+  it('Kong would let the request through; the post-function sentinel answers 503 instead', async () => {
+    expect((await call('/guarded', bearer(keys.acme))).status).toBe(200);
+    await host.killPluginServer('llm-auth');
+    const before = llm.requests.length;
+    const r = await call('/guarded', bearer(keys.acme));
+    expect(r.status).toBe(503);
+    expect(r.body.error.code).toBe('gateway_unavailable');
+    expect((await call('/guarded')).status).toBe(503);
+    expect(llm.requests.length).toBe(before);
   });
 });
