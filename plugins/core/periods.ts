@@ -124,8 +124,22 @@ export function startOfLocalDate(year: number, month: number, day: number, timeZ
 
 const pad2 = (n: number) => String(n).padStart(2, '0');
 
+// Last answer per zone: a request almost always falls in the same local day as the previous one,
+// and Intl formatting costs tens of microseconds per call. Same input, same output: still pure.
+const lastPeriods = new Map<string, CalendarPeriods>();
+
 /** The local calendar day and month containing `now`, with their UTC start and end instants. */
 export function calendarPeriods(now: number, timeZone: string): CalendarPeriods {
+  const hit = lastPeriods.get(timeZone);
+  if (hit && hit.day.start_ms <= now && now < hit.day.end_ms) return hit;
+  const c = computeCalendarPeriods(now, timeZone);
+  const computed: CalendarPeriods = Object.freeze({ timezone: c.timezone, day: Object.freeze(c.day), month: Object.freeze(c.month) });
+  if (lastPeriods.size > 1000) lastPeriods.clear();
+  lastPeriods.set(timeZone, computed);
+  return computed;
+}
+
+function computeCalendarPeriods(now: number, timeZone: string): CalendarPeriods {
   const p = localParts(now, timeZone);
   const dayStart = startOfLocalDate(p.year, p.month, p.day, timeZone);
   const dayEnd = startOfLocalDate(p.year, p.month, p.day + 1, timeZone);
