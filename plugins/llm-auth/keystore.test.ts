@@ -75,6 +75,24 @@ describe('KeyStore against real Redis', () => {
     expect(await store.lookup(unknown.hash, now + opts.negativeTtlMs)).toMatchObject({ status: 'found', record: { key_id: 'k2' } });
   });
 
+  it('concurrent misses for one key share one Redis GET', async () => {
+    const store = new KeyStore(settings, prefix, { ...opts, maxEntries: 101 });
+    const k = generateApiKey();
+    await redis.set(keyRecordRedisKey(prefix, k.hash), JSON.stringify(record({ key_id: 'k_sf' })));
+    const monitor = await redis.duplicate();
+    const gets: string[] = [];
+    await monitor.monitor().then((m) => m.on('monitor', (_t: string, args: string[]) => {
+      if (args[0]?.toLowerCase() === 'get' && args[1] === keyRecordRedisKey(prefix, k.hash)) gets.push(args[1]);
+    }));
+    await new Promise((r) => setTimeout(r, 50));
+    const now = Date.now();
+    const results = await Promise.all(Array.from({ length: 20 }, () => store.lookup(k.hash, now)));
+    expect(results.every((r) => r.status === 'found')).toBe(true);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(gets.length).toBe(1);
+    monitor.disconnect();
+  });
+
   it('drops a revoked key from the cache within 1 s of the pub/sub message, and `*` drops all', async () => {
     const store = new KeyStore(settings, prefix, opts);
     await store.subscribed();

@@ -22,6 +22,7 @@ interface Subscription {
 
 const subscriptions = new Map<string, Subscription>();
 const caches = new Map<string, KeyCache>();
+const inflight = new Map<string, Promise<KeyLookup>>();
 
 function subscriptionFor(settings: RedisSettings, prefix: string): Subscription {
   const id = redisRegistryKey(settings) + '|' + prefix;
@@ -68,11 +69,13 @@ export class KeyStore {
   readonly cache: KeyCache;
   private readonly redis: RedisClient;
   private readonly subscription: Subscription;
+  private readonly storeId: string;
 
   constructor(readonly settings: RedisSettings, readonly prefix: string, readonly opts: KeyStoreOptions) {
     this.redis = getRedis(settings);
     this.subscription = subscriptionFor(settings, prefix);
     const cacheId = redisRegistryKey(settings) + '|' + prefix + '|' + opts.maxEntries;
+    this.storeId = redisRegistryKey(settings) + '|' + prefix;
     let cache = caches.get(cacheId);
     if (!cache) {
       cache = new KeyCache(opts.maxEntries);
@@ -90,6 +93,16 @@ export class KeyStore {
   async lookup(hash: string, now: number): Promise<KeyLookup> {
     const hit = this.cache.get(hash, now, this.opts.ttlMs, this.opts.negativeTtlMs);
     if (hit.hit) return hit.record ? { status: 'found', record: hit.record, cached: true } : { status: 'unknown', cached: true };
+    // Concurrent misses for one key share a single Redis GET.
+    const id = `${this.storeId}|${hash}`;
+    const pending = inflight.get(id);
+    if (pending) return pending;
+    const p = this.fetch(hash, now).finally(() => inflight.delete(id));
+    inflight.set(id, p);
+    return p;
+  }
+
+  private async fetch(hash: string, now: number): Promise<KeyLookup> {
     const epoch = this.cache.begin();
     let raw: string | null;
     try {
