@@ -121,28 +121,52 @@ function policyEntities(policy: RedactPolicy): Entity[] {
   return list;
 }
 
-/** Detect per the policy and apply it. */
-export function redact(text: string, policy: RedactPolicy, session: RedactSession = new RedactSession()): RedactResult {
+export interface RedactEdit {
+  /** Original-text span replaced by `replacement`. */
+  start: number;
+  end: number;
+  replacement: string;
+}
+
+/**
+ * Detect per the policy and return the edits instead of applying them (streaming callers
+ * distribute them over chunks). Edits are sorted and never overlap.
+ */
+export function redactEdits(text: string, policy: RedactPolicy, session: RedactSession = new RedactSession()): { edits: RedactEdit[]; findings: RedactFinding[]; blocked: boolean } {
   const entities = policyEntities(policy);
-  if (entities.length === 0 || text.length === 0) return { text, findings: [], blocked: false };
+  if (entities.length === 0 || text.length === 0) return { edits: [], findings: [], blocked: false };
   const found: NormalisedFinding[] = detectNormalised(normalise(text), { entities, allow: policy.allow });
-  if (found.length === 0) return { text, findings: [], blocked: false };
+  const edits: RedactEdit[] = [];
   const findings: RedactFinding[] = [];
   let blocked = false;
-  let out = '';
   let pos = 0;
-  let replaced = false;
   for (const f of found) {
     const action = policy.entities[f.entity] ?? 'log';
     findings.push({ entity: f.entity, start: f.start, end: f.end, action });
     if (action === 'block') blocked = true;
     if (action !== 'redact' || f.start < pos) continue;
-    out += text.slice(pos, f.start) + replacementFor(f.entity, f.value, text.slice(f.start, f.end), policy, session);
+    edits.push({ start: f.start, end: f.end, replacement: replacementFor(f.entity, f.value, text.slice(f.start, f.end), policy, session) });
     pos = f.end;
-    replaced = true;
   }
-  if (!replaced) return { text, findings, blocked };
-  return { text: out + text.slice(pos), findings, blocked };
+  return { edits, findings, blocked };
+}
+
+/** Apply sorted, non-overlapping edits. */
+export function applyEdits(text: string, edits: readonly RedactEdit[]): string {
+  if (edits.length === 0) return text;
+  let out = '';
+  let pos = 0;
+  for (const e of edits) {
+    out += text.slice(pos, e.start) + e.replacement;
+    pos = e.end;
+  }
+  return out + text.slice(pos);
+}
+
+/** Detect per the policy and apply it. */
+export function redact(text: string, policy: RedactPolicy, session: RedactSession = new RedactSession()): RedactResult {
+  const { edits, findings, blocked } = redactEdits(text, policy, session);
+  return { text: applyEdits(text, edits), findings, blocked };
 }
 
 /** Counts per entity (for events: never values). */
