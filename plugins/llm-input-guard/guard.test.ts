@@ -73,13 +73,20 @@ describe('content type and size', () => {
     expect(deny(d)).toMatchObject({ status: 413, code: 'body_too_large' });
     expect(d.read).toBe(false);
   });
-  it('413 for a 10 MB body (declared, and chunked without Content-Length)', () => {
+  it('413 for a 10 MB body, before reading', () => {
     const big = Buffer.alloc(10 * 1024 * 1024, 0x61);
-    expect(deny(run(g, big)).status).toBe(413);
-    expect(deny(run(g, big, { noContentLength: true })).status).toBe(413);
+    const d = run(g, big);
+    expect(deny(d).status).toBe(413);
+    expect(d.read).toBe(false);
   });
-  it('413 when Kong could not hand the body over within the cap', () => {
-    expect(deny(run(g, chat('hi'), { noContentLength: true, rawOverride: 'undefined' })).status).toBe(413);
+  it('411 for a body without Content-Length (chunked): Kong could not read it safely', () => {
+    const d = run(g, chat('hi'), { noContentLength: true });
+    expect(deny(d)).toMatchObject({ status: 411, code: 'length_required' });
+    expect(d.read).toBe(false);
+    expect(deny(run(g, chat('hi'), { headers: { 'content-type': ['application/json'] }, method: 'POST' })).status).toBe(411);
+  });
+  it('413 when Kong could not hand the body over (defensive)', () => {
+    expect(deny(run(g, chat('hi'), { rawOverride: 'undefined' })).status).toBe(413);
   });
   it('400 for conflicting or malformed Content-Length values', () => {
     expect(deny(run(g, 'x', { headers: { 'content-type': ['application/json'], 'content-length': ['5', '6'] } })).code).toBe('invalid_content_length');
@@ -96,8 +103,8 @@ describe('endpoints', () => {
     expect(requestOf(run(g, { model: 'gpt-4o', input: 'hi' }, { path: '/v1/responses' })).endpoint).toBe('responses');
   });
   it('a request without a body passes (GET /v1/models) and still writes llm.request', () => {
-    const d = run(g, '', { path: '/v1/models', headers: {} });
-    expect(d.read).toBe(true);
+    const d = run(g, '', { path: '/v1/models', headers: {}, method: 'GET' });
+    expect(d.read).toBe(false);
     expect(requestOf(d)).toMatchObject({ endpoint: 'other', input_tokens: 0, max_tokens: 0 });
     const d0 = run(g, '', { path: '/v1/models', headers: { 'content-length': ['0'] } });
     expect(d0.read).toBe(false);

@@ -146,7 +146,21 @@ function passThrough(ctx: RequestCtx, endpoint: EndpointKind): Decision {
   return { action: 'pass', request: encodeCtx(CTX.request, baseRequest(ctx, endpoint)), requestId: ctx.requestId, changes: [] };
 }
 
-export function preflight(p: Prepared, input: { headers: MultiMap | undefined; path?: string; identityRaw: unknown }): Preflight {
+/** True when the request declares a Content-Length (the handler then never needs the method). */
+export function hasContentLength(headers: MultiMap | undefined): boolean {
+  return headers?.['content-length'] !== undefined;
+}
+
+const BODYLESS_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'TRACE']);
+
+/**
+ * Before the body is read. A body must come with a Content-Length: Kong's get_raw_body(cap)
+ * answers nil for a spooled body larger than the cap, which Kong cannot encode (a 500), and a
+ * chunked body's size is unknown until it is read. So: Content-Length 0 → nothing to inspect;
+ * larger than the limit → 413 without reading; no Content-Length → a GET-like method passes
+ * (no body), anything else is refused with 411.
+ */
+export function preflight(p: Prepared, input: { headers: MultiMap | undefined; path?: string; identityRaw: unknown; method?: string }): Preflight {
   const { cfg } = p;
   const identity = decodeCtx(CTX.identity, input.identityRaw);
   const requestId = requestIdFrom(identity, input.headers);
@@ -170,17 +184,24 @@ export function preflight(p: Prepared, input: { headers: MultiMap | undefined; p
     if (distinct.size !== 1 || !/^\d{1,15}$/.test(only)) return { kind: 'deny', decision: deny(ctx, invalid('invalid_content_length', 'The request has an invalid Content-Length.'), 'invalid_content_length') };
     declared = Number(only);
   }
-  if (declared === 0 && te === undefined) return { kind: 'pass', decision: passThrough(ctx, ctx.endpoint ?? 'other') };
-
-  ctx.contentType = headerValue(h, 'content-type');
-  if (declared !== undefined || te !== undefined) {
-    // A body is coming: Content-Type and size are decided before it is read.
+  if (declared === undefined) {
+    const method = (input.method ?? '').toUpperCase();
+    if (te === undefined && BODYLESS_METHODS.has(method)) return { kind: 'pass', decision: passThrough(ctx, ctx.endpoint ?? 'other') };
     if (ctx.endpoint === undefined && cfg.unknown_endpoint === 'allow') return { kind: 'pass', decision: passThrough(ctx, 'other') };
-    if (!isJsonContentType(ctx.contentType)) return { kind: 'deny', decision: deny(ctx, gatewayError('unsupported_media_type', 'unsupported_content_type', 'The request body must be JSON (Content-Type: application/json).'), 'unsupported_content_type') };
-    ctx.contentTypeChecked = true;
-    if (declared !== undefined && declared > limits.maxBodyBytes) return { kind: 'deny', decision: deny(ctx, gatewayError('too_large', 'body_too_large', 'The request body is too large.'), 'body_too_large') };
+    const e = gatewayError('invalid_request', 'length_required', 'A request body must be sent with a Content-Length header.');
+    return { kind: 'deny', decision: deny(ctx, { ...e, status: 411 }, 'length_required') };
   }
-  return { kind: 'read', cap: limits.maxBodyBytes, ctx };
+  if (declared === 0) return { kind: 'pass', decision: passThrough(ctx, ctx.endpoint ?? 'other') };
+
+  // A body is coming: Content-Type and size are decided before it is read.
+  ctx.contentType = headerValue(h, 'content-type');
+  if (ctx.endpoint === undefined && cfg.unknown_endpoint === 'allow') return { kind: 'pass', decision: passThrough(ctx, 'other') };
+  if (!isJsonContentType(ctx.contentType)) return { kind: 'deny', decision: deny(ctx, gatewayError('unsupported_media_type', 'unsupported_content_type', 'The request body must be JSON (Content-Type: application/json).'), 'unsupported_content_type') };
+  ctx.contentTypeChecked = true;
+  if (declared > limits.maxBodyBytes) return { kind: 'deny', decision: deny(ctx, gatewayError('too_large', 'body_too_large', 'The request body is too large.'), 'body_too_large') };
+  // The body is exactly `declared` bytes (nginx enforces it): reading with this cap never
+  // meets Kong's nil.
+  return { kind: 'read', cap: Math.max(declared, 1), ctx };
 }
 
 // ---------------------------------------------------------------------------------------------

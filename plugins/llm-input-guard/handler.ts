@@ -4,6 +4,7 @@
  * PDK calls in access (each one round trip):
  *   1 kong.request.getHeaders
  *   2 kong.request.getPath                  (only with endpoint = auto)
+ *   - kong.request.getMethod               (only when there is no Content-Length)
  *   3 kong.ctx.shared.get('llm.identity')
  *   4 kong.request.getRawBody(cap)          (not when Content-Length is 0 or a pre-check denies)
  *   5 kong.service.request.setRawBody        (only when the body changed)
@@ -15,7 +16,7 @@ import { asBuffer } from '../core/pdk';
 import { CTX, encodeCtx } from '../core/context';
 import { unavailable } from '../core/errors';
 import { failClosed, sendError } from '../core/handler';
-import { inspect, PLUGIN, preflight, prepare, type Decision, type GuardEventFields, type Prepared } from './guard';
+import { hasContentLength, inspect, PLUGIN, preflight, prepare, type Decision, type GuardEventFields, type Prepared } from './guard';
 import { Schema } from './schema';
 import { getGuardEventSink, loadConfig } from './config';
 
@@ -50,8 +51,9 @@ export class Plugin {
       }
       const headers = await kong.request.getHeaders();
       const path = p.cfg.endpoint === 'auto' ? await kong.request.getPath() : undefined;
+      const method = hasContentLength(headers) ? undefined : await kong.request.getMethod();
       const identityRaw = await kong.ctx.shared.get(CTX.identity);
-      const pre = preflight(p, { headers, path, identityRaw });
+      const pre = preflight(p, { headers, path, identityRaw, method });
       let decision: Decision;
       if (pre.kind === 'read') {
         const raw = await kong.request.getRawBody(pre.cap);

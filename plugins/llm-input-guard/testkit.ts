@@ -19,6 +19,7 @@ export interface RunOptions {
   /** What Kong's getRawBody returned (default: the body). */
   rawOverride?: Buffer | undefined | 'undefined';
   inspect?: InspectOptions;
+  method?: string;
 }
 
 export function identity(over: Partial<LlmIdentity> = {}): LlmIdentity {
@@ -49,7 +50,7 @@ export function run(p: Prepared, body: unknown, o: RunOptions = {}): Decision & 
   let identityRaw: unknown;
   if (typeof o.identity === 'string') identityRaw = o.identity;
   else if (o.identity) identityRaw = encodeCtx(CTX.identity, identity(o.identity));
-  const pre = preflight(p, { headers, path: o.path ?? '/v1/chat/completions', identityRaw });
+  const pre = preflight(p, { headers, path: o.path ?? '/v1/chat/completions', identityRaw, method: o.method ?? 'POST' });
   if (pre.kind !== 'read') return { ...pre.decision, read: false };
   const got = o.rawOverride === 'undefined' ? undefined : (o.rawOverride ?? raw);
   return { ...inspect(p, pre.ctx, got, o.inspect), read: true };
