@@ -45,6 +45,16 @@ export interface StaticKey {
   record: KeyRecord;
 }
 
+/**
+ * May a token source name this tenant? An explicit list wins; without one, an issuer with a
+ * default tenant is locked to it (a tenant's own IdP cannot speak for another tenant), and an
+ * issuer without one is platform-wide.
+ */
+export function tenantAllowed(tenant: string, defaultTenant: string | undefined, allowed: string[]): boolean {
+  if (allowed.length) return allowed.includes(tenant);
+  return defaultTenant === undefined || tenant === defaultTenant;
+}
+
 export function redisSettingsOf(cfg: AuthConfig): RedisSettings | undefined {
   const r = cfg.redis;
   if (!r?.host) return undefined;
@@ -163,13 +173,13 @@ export class Authenticator {
           return failed(out.reason, method);
         }
         const c = out.claims as Record<string, unknown>;
-        return this.fromClaims(requestId, method, c, out.issuer.cfg.claims, out.issuer.cfg.default_tenant, refuse, failed, h);
+        return this.fromClaims(requestId, method, c, out.issuer.cfg, refuse, failed, h);
       }
       if (this.methods.has('oauth_introspection') && cfg.introspection?.endpoint) {
         const out = await introspect(cfg.introspection, cred.token, req.now);
         if (out.status === 'unavailable') return refuse('unavailable', 'introspection_unavailable', 'oauth_introspection');
         if (out.status === 'inactive') return failed('inactive_token', 'oauth_introspection');
-        return this.fromClaims(requestId, 'oauth_introspection', out.claims, cfg.introspection.claims, cfg.introspection.default_tenant, refuse, failed, h);
+        return this.fromClaims(requestId, 'oauth_introspection', out.claims, cfg.introspection, refuse, failed, h);
       }
       return failed(jwtIssuer === 'malformed' ? 'malformed' : 'unknown_issuer', 'jwt');
     }
@@ -219,14 +229,15 @@ export class Authenticator {
     requestId: string,
     method: AuthMethod,
     claims: Record<string, unknown>,
-    map: ClaimsConfig,
-    defaultTenant: string | undefined,
+    source: { claims: ClaimsConfig; default_tenant?: string; allowed_tenants?: string[] },
     refuse: (kind: RefusalKind, reason: string, method: AuthMethod | 'none') => AuthResult,
     failed: (reason: string, method: AuthMethod | 'none') => Promise<AuthResult>,
     h: MultiMap | undefined,
   ): Promise<AuthResult> {
-    const tenant = stringClaim(claims, map.tenant) ?? defaultTenant;
+    const map = source.claims;
+    const tenant = stringClaim(claims, map.tenant) ?? source.default_tenant;
     if (!tenant) return failed('no_tenant_claim', method);
+    if (!tenantAllowed(tenant, source.default_tenant, source.allowed_tenants ?? [])) return failed('tenant_not_allowed', method);
     return this.finish(requestId, method, tenant, refuse, h, {
       tierOverride: stringClaim(claims, map.tier),
       scopes: scopesFromClaim(claims[map.scopes]),

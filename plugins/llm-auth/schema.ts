@@ -58,6 +58,7 @@ const ISSUER_FIELD = f.record({
   max_age_seconds: f.integer({ gt: 0, description: 'Refuse tokens whose `iat` is older than this (optional).' }),
   oauth: f.boolean({ default: false, description: 'Tokens are OAuth 2.0 access tokens (identity method `oauth_jwt`).' }),
   default_tenant: f.string({ len_min: 1, description: 'Tenant when the tenant claim is absent (unset = refuse).' }),
+  allowed_tenants: f.array(f.string({ len_min: 1 }), { default: [], description: 'Tenants this issuer may name. Empty: only `default_tenant` when it is set, any tenant otherwise.' }),
   claims: CLAIMS_FIELD,
   jwks_cooldown_seconds: f.integer({ default: 30, between: [1, 3600], description: 'Minimum time between two JWKS fetches.' }),
   jwks_cache_seconds: f.integer({ default: 600, between: [1, 86400], description: 'JWKS considered fresh for this long.' }),
@@ -74,6 +75,7 @@ const INTROSPECTION_FIELD = f.record(
     cache_ttl_seconds: f.integer({ default: 60, between: [1, 3600], description: 'Active results cached this long (never past the token `exp`).' }),
     negative_ttl_seconds: f.integer({ default: 5, between: [1, 60], description: 'Inactive results cached this long.' }),
     default_tenant: f.string({ len_min: 1, description: 'Tenant when the tenant claim is absent (unset = refuse).' }),
+    allowed_tenants: f.array(f.string({ len_min: 1 }), { default: [], description: 'Tenants the tokens may name. Empty: only `default_tenant` when it is set, any tenant otherwise.' }),
     claims: CLAIMS_FIELD,
   },
   { description: 'OAuth 2.0 opaque tokens via RFC 7662 introspection.' },
@@ -186,6 +188,7 @@ export interface IssuerConfig {
   max_age_seconds?: number;
   oauth: boolean;
   default_tenant?: string;
+  allowed_tenants: string[];
   claims: ClaimsConfig;
   jwks_cooldown_seconds: number;
   jwks_cache_seconds: number;
@@ -201,6 +204,7 @@ export interface IntrospectionConfig {
   cache_ttl_seconds: number;
   negative_ttl_seconds: number;
   default_tenant?: string;
+  allowed_tenants: string[];
   claims: ClaimsConfig;
 }
 
