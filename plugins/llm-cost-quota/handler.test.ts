@@ -276,6 +276,18 @@ describe('llm-cost-quota through the Kong-protocol host', () => {
     expect(host.logs.some((l) => l.plugin === 'llm-cost-quota' && /budgets enforced in memory/.test(l.message))).toBe(true);
   });
 
+  it('the host (as Kong) refuses bad config by the reported schema: negative price, cap of 0, unknown timezone', async () => {
+    const bad = (config: Record<string, unknown>): DeclarativeConfig => ({
+      _format_version: '3.0',
+      services: [{ name: 'llm', url: `${llm.url}/v1`, routes: [{ name: 'r', paths: ['/r'], plugins: [{ name: 'llm-cost-quota', config }] }] }],
+    });
+    await expect(host.reload(bad({ prices: { m: { input_per_1m: -1, output_per_1m: 1 } } }))).rejects.toThrow(/input_per_1m/);
+    await expect(host.reload(bad({ budgets: { tenant_daily_usd: 0 } }))).rejects.toThrow(/tenant_daily_usd/);
+    await expect(host.reload(bad({ timezone: 'Mars/Olympus' }))).rejects.toThrow(/timezone/);
+    // The running config is untouched.
+    expect((await fetch(`${host.proxyUrl}/noid/chat/completions`, { method: 'POST', body: '{}' })).status).toBe(503);
+  });
+
   it('never logs or emits prompts or keys', async () => {
     const text = JSON.stringify(host.logs) + JSON.stringify(await events());
     expect(text).not.toContain(CANARY_PROMPT);
