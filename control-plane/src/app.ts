@@ -53,6 +53,11 @@ export async function buildApp(deps: AppDeps, opts: BuildOptions = {}): Promise<
       return typeof h === 'string' && REQUEST_ID.test(h) ? h : uuidv7();
     },
     ajv: { customOptions: { removeAdditional: false } },
+    // Router-level errors (bad URL encoding, over-long path parameters) get the envelope too.
+    frameworkErrors: (err, req, reply) => {
+      const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+      void reply.code(status).send(envelope(CODE_FOR_STATUS[status] ?? 'bad_request', 'malformed request URL', String(req.id ?? uuidv7())));
+    },
   });
   const app = base.withTypeProvider<TypeBoxTypeProvider>() as unknown as AppInstance;
   app.decorate('deps', deps);

@@ -49,6 +49,8 @@ export function fromDbError(err: unknown): AppError | undefined {
   const code = (err as { code?: unknown })?.code;
   if (code === '23505') return conflict('an object with the same unique value already exists');
   if (code === '23503') return conflict('a referenced object does not exist or is still in use');
-  if (code === '22P02' || code === '22007' || code === '22008' || code === '22003') return badRequest('a value has an invalid format or is out of range');
+  // Class 22 = data exception (bad format, out of range, NUL bytes in text, bad Unicode escape).
+  if (typeof code === 'string' && code.startsWith('22')) return badRequest('a value has an invalid format, an invalid character or is out of range');
+  if (code === '54000') return badRequest('a value is too large');
   return undefined;
 }

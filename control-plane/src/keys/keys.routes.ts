@@ -96,7 +96,7 @@ export function keyRoutes(app: AppInstance): void {
     const ok = await keySync.write([row]);
     return { key: keyDto(row), delivery: delivery(ok) };
   });
-  app.post('/v1/keys/:id/rotate', { config: { perm: 'write' }, schema: { tags: ['keys'], summary: 'Rotate: a new key in the same lineage; the old one expires after the overlap.', params: IdParam, body: Type.Optional(Rotate), response: { 201: KeyWithSecret } } }, async (req, reply) => {
+  app.post('/v1/keys/:id/rotate', { config: { perm: 'write' }, schema: { tags: ['keys'], summary: 'Rotate: a new key in the same lineage; the old one expires after the overlap.', params: IdParam, body: Type.Union([Rotate, Type.Null()], { description: 'Optional (an empty POST rotates with the default overlap).' }), response: { 201: KeyWithSecret } } }, async (req, reply) => {
     const { row, previous, secret } = await keyService.rotate(db, ctx(req), req.params.id, req.body ?? {}, app.deps.config.keyRotationOverlapSeconds);
     const ok = await keySync.write([row, previous]);
     reply.code(201);
