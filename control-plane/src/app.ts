@@ -1,7 +1,7 @@
 /**
  * buildApp(deps): the Fastify admin API, not listening (tests inject requests; server.ts listens).
  */
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { v7 as uuidv7 } from 'uuid';
 import type { AppDeps, AppInstance } from './app-types';
@@ -56,7 +56,7 @@ export async function buildApp(deps: AppDeps, opts: BuildOptions = {}): Promise<
     // Router-level errors (bad URL encoding, over-long path parameters) get the envelope too.
     frameworkErrors: (err, req, reply) => {
       const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
-      void reply.code(status).send(envelope(CODE_FOR_STATUS[status] ?? 'bad_request', 'malformed request URL', String(req.id ?? uuidv7())));
+      void (reply as unknown as FastifyReply).code(status).send(envelope(CODE_FOR_STATUS[status] ?? 'bad_request', 'malformed request URL', String(req.id ?? uuidv7())));
     },
   });
   const app = base.withTypeProvider<TypeBoxTypeProvider>() as unknown as AppInstance;
