@@ -41,6 +41,14 @@ export function localizeConfig(source: DeclarativeConfig, opts: LocalizeOptions)
     }
     if (!redis && 'policy' in cfg) cfg.policy = 'local';
     if (!redis && r) delete cfg.redis;
+    // Event writers: `events: { redis_host, redis_port }`; without Redis, events are off.
+    const ev = cfg.events as Record<string, unknown> | undefined;
+    if (ev && 'redis_host' in ev) {
+      if (redis) {
+        ev.redis_host = redis.hostname;
+        ev.redis_port = Number(redis.port || 6379);
+      } else ev.enabled = false;
+    }
   });
   return config;
 }
