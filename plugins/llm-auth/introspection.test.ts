@@ -39,7 +39,7 @@ afterAll(async () => {
 });
 
 function cfg(over: Record<string, unknown> = {}) {
-  return authConfig({ methods: ['oauth_introspection'], introspection: { endpoint: url, client_id: 'gw', client_secret: 's3cret', timeout_ms: 300, ...over } }).introspection;
+  return authConfig({ methods: ['oauth_introspection'], introspection: { endpoint: url, client_id: 'gw', client_secret: 's3cret', timeout_ms: 3000, ...over } }).introspection;
 }
 
 describe('RFC 7662 introspection', () => {
@@ -77,7 +77,7 @@ describe('RFC 7662 introspection', () => {
     mode = 'error';
     expect(await introspect(cfg({ cache_max_entries: 13 }), 'opaque-4', Date.now())).toEqual({ status: 'unavailable' });
     mode = 'hang';
-    expect(await introspect(cfg({ cache_max_entries: 14 }), 'opaque-4', Date.now())).toEqual({ status: 'unavailable' });
+    expect(await introspect(cfg({ cache_max_entries: 14, timeout_ms: 300 }), 'opaque-4', Date.now())).toEqual({ status: 'unavailable' });
     mode = 'ok';
     expect(await introspect(cfg({ cache_max_entries: 15, endpoint: 'http://127.0.0.1:1/introspect' }), 'opaque-4', Date.now())).toEqual({ status: 'unavailable' });
   });

@@ -9,7 +9,7 @@ import { closeKeyStores, KeyStore } from './keystore';
 
 const prefix = testPrefix('llm-auth-keystore');
 const redis = new Redis(redisUrl());
-const settings = { host: '127.0.0.1', port: 6379, connect_timeout_ms: 500, command_timeout_ms: 250 };
+const settings = { host: '127.0.0.1', port: 6379, connect_timeout_ms: 1000, command_timeout_ms: 2000 };
 const opts = { maxEntries: 100, ttlMs: 30_000, negativeTtlMs: 2_000 };
 
 function record(over: Partial<KeyRecord> = {}): KeyRecord {
@@ -123,7 +123,7 @@ describe('KeyStore against real Redis', () => {
     });
 
     it('a cached key is served until its TTL; an uncached one is unavailable (never allowed)', async () => {
-      const s = { host: proxy.host, port: proxy.port, connect_timeout_ms: 300, command_timeout_ms: 200 };
+      const s = { host: proxy.host, port: proxy.port, connect_timeout_ms: 1000, command_timeout_ms: 1000 };
       const store = new KeyStore(s, prefix, { ...opts, ttlMs: 5_000 });
       const k = generateApiKey();
       await redis.set(keyRecordRedisKey(prefix, k.hash), JSON.stringify(record()));

@@ -80,7 +80,7 @@ beforeAll(async () => {
     tenants: TENANTS,
     upstream_auth: { header: 'authorization', scheme: 'Bearer', value: '{vault://env/LLG_TEST_PROVIDER_KEY}' },
     throttle: { enabled: false },
-    redis: { host: '127.0.0.1', port: 6379 },
+    redis: { host: '127.0.0.1', port: 6379, command_timeout_ms: 2000 },
     redis_key_prefix: prefix,
     end_user_hmac_key: '{vault://env/LLG_TEST_HMAC}',
   };
@@ -104,7 +104,7 @@ beforeAll(async () => {
           url: llm.url,
           routes: [
             route('jwt', { methods: ['jwt'], jwt_issuers: [issuer] }),
-            route('oauth', { methods: ['oauth_introspection'], introspection: { endpoint: introspectionUrl, client_id: 'gateway', client_secret: '{vault://env/LLG_TEST_INTROSPECT}', timeout_ms: 500 } }),
+            route('oauth', { methods: ['oauth_introspection'], introspection: { endpoint: introspectionUrl, client_id: 'gateway', client_secret: '{vault://env/LLG_TEST_INTROSPECT}', timeout_ms: 3000 } }),
             route('oauthdown', { methods: ['oauth_introspection'], introspection: { endpoint: 'http://127.0.0.1:1/introspect', client_id: 'gateway', client_secret: 'x', timeout_ms: 300 } }),
             route('mtls', { methods: ['mtls'], mtls }),
             route('fwd', { methods: ['mtls'], mtls: { ...mtls, trusted_proxies: ['127.0.0.1'], forwarded_cert_header: 'x-client-cert' } }),

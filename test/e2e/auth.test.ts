@@ -58,7 +58,7 @@ const SENTINEL = `return function()
   end
 end`;
 
-const redisCfg = { host: '127.0.0.1', port: 6379 };
+const redisCfg = { host: '127.0.0.1', port: 6379, command_timeout_ms: 2000 };
 const common = {
   tiers: TIERS,
   tenants: TENANTS,
@@ -111,7 +111,7 @@ beforeAll(async () => {
             ...route('consumer', { methods: ['consumer'] }),
             plugins: [{ name: 'key-auth', config: { hide_credentials: true } }, { name: 'llm-auth', config: { ...common, methods: ['consumer'] } }, { name: 'fixture-echo-ctx', config: { keys: ['llm.identity'] } }],
           },
-          route('down', { methods: ['api_key'], redis: { host: proxy.host, port: proxy.port, connect_timeout_ms: 300, command_timeout_ms: 200 }, redis_key_prefix: downPrefix, cache: { ttl_seconds: 3 } }),
+          route('down', { methods: ['api_key'], redis: { host: proxy.host, port: proxy.port, connect_timeout_ms: 1000, command_timeout_ms: 1000 }, redis_key_prefix: downPrefix, cache: { ttl_seconds: 3 } }),
           route('throttle', { methods: ['api_key'], redis: redisCfg, redis_key_prefix: throttlePrefix, throttle: { enabled: true, max_failures: 3, window_seconds: 60, block_seconds: 60 } }),
           {
             ...route('guarded', { methods: ['api_key'], redis: redisCfg, redis_key_prefix: prefix }),
