@@ -54,7 +54,7 @@ export interface Decision {
 }
 
 function decideArgs(call: CallPlan, tokens: number, requestId: string): DecideArgs {
-  return { recordKey: call.recordKey, requestId, dims: call.dims, tokens, writeRecord: call.writeRecord, recordTtlMs: call.recordTtlMs };
+  return { recordKey: call.recordKey, stateKey: call.stateKey, slotKey: call.slotKey, requestId, dims: call.dims, tokens, writeRecord: call.writeRecord, recordTtlMs: call.recordTtlMs };
 }
 
 export async function decide(cfg: TokenLimitConfig, settings: RedisSettings, call: CallPlan, tokens: number, requestId: string): Promise<Decision> {
@@ -74,7 +74,7 @@ export async function decide(cfg: TokenLimitConfig, settings: RedisSettings, cal
 
 export async function settle(cfg: TokenLimitConfig, settings: RedisSettings, call: CallPlan, requestId: string, mode: SettleMode, actualTokens: number): Promise<boolean> {
   const now = testNow();
-  const args = { recordKey: call.recordKey, requestId, dims: call.dims, mode, actualTokens };
+  const args = { recordKey: call.recordKey, stateKey: call.stateKey, slotKey: call.slotKey, requestId, dims: call.dims, mode, actualTokens };
   // A reservation made locally (policy local, or while Redis was down) is settled locally.
   const settledLocally = settleLocal(local, args, now ?? Date.now());
   if (cfg.policy === 'local' || settledLocally) return settledLocally;

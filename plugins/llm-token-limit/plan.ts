@@ -37,7 +37,8 @@ const DIM_DEFS: DimDef[] = [
 ];
 
 export interface PlannedDim extends DimSpec {
-  field: LimitField;
+  /** The limit's config name, e.g. `requests_per_minute`. */
+  name: LimitField;
   label: string;
   algorithm: Algorithm | 'concurrency';
   scope: 'tenant' | 'global';
@@ -46,6 +47,10 @@ export interface PlannedDim extends DimSpec {
 export interface CallPlan {
   scope: 'tenant' | 'global';
   recordKey: string;
+  /** Hash with one field per window/bucket dimension. */
+  stateKey: string;
+  /** Sorted set of concurrency slots. */
+  slotKey: string;
   dims: PlannedDim[];
   writeRecord: boolean;
   recordTtlMs: number;
@@ -181,16 +186,16 @@ function buildCall(
     if (typeof limit !== 'number' || !(limit > 0)) continue;
     if (def.kind === 'c' && !canSettle) continue; // a slot nobody can free: not offered standalone
     if (def.kind === 'c') {
-      dims.push({ field: def.field, label: def.label, kind: 'c', alg: 'cc', limit, periodMs: slotMs, key: `${base}cc`, algorithm: 'concurrency', scope });
+      dims.push({ name: def.field, label: def.label, kind: 'c', alg: 'cc', limit, periodMs: slotMs, field: 'cc', algorithm: 'concurrency', scope });
       recordTtl = Math.max(recordTtl, slotMs);
     } else {
       const alg = ALG_CODE[algorithm];
-      dims.push({ field: def.field, label: def.label, kind: def.kind, alg, limit, periodMs: def.periodMs, key: `${base}${def.short}:${alg}`, algorithm, scope });
+      dims.push({ name: def.field, label: def.label, kind: def.kind, alg, limit, periodMs: def.periodMs, field: `${def.short}:${alg}`, algorithm, scope });
       if (def.kind === 't') recordTtl = Math.max(recordTtl, def.periodMs);
     }
   }
   const needsRecord = canSettle && (forceRecord || dims.some((d) => d.kind !== 'r'));
-  return { scope, recordKey: `${base}res:${requestKeyId(requestId)}`, dims, writeRecord: needsRecord, recordTtlMs: recordTtl };
+  return { scope, recordKey: `${base}res:${requestKeyId(requestId)}`, stateKey: `${base}state`, slotKey: `${base}cc`, dims, writeRecord: needsRecord, recordTtlMs: recordTtl };
 }
 
 export function planRequest(cfg: TokenLimitConfig, subject: Subject, weights: WeightMatcher): Plan {
@@ -298,7 +303,7 @@ export function limitEvent(
     lineage_id: s.lineage_id,
     model: s.model,
     route_id: cfg.route_id,
-    dimension: failed?.field ?? 'concurrent_requests',
+    dimension: failed?.name ?? 'concurrent_requests',
     scope: failed?.scope ?? 'tenant',
     algorithm: failed?.algorithm,
     limit: failed?.limit,

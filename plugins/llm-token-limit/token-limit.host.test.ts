@@ -141,7 +141,7 @@ async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 5000):
 }
 
 describe('exactness under concurrency (one plugin server)', () => {
-  it('fixed window: 500 concurrent requests against 100/min → exactly 100 admitted, one limit event per denial', async () => {
+  it('fixed window: 500 concurrent requests against 100/min → exactly 100 admitted, one limit event per denial', { timeout: 90_000 }, async () => {
     const t = 'tenant-fw';
     const counts = await burst(500, () => post('/fw', { 'x-fixture-identity': identity(t, { requests_per_minute: 100 }, `r-${++rid}`) }));
     expect(counts).toEqual({ 200: 100, 429: 400 });
@@ -150,7 +150,7 @@ describe('exactness under concurrency (one plugin server)', () => {
     expect(events[0]).toMatchObject({ type: 'limit', plugin: 'llm-token-limit', dimension: 'requests_per_minute', algorithm: 'fixed_window', limit: '100', via: 'redis', mode: 'enforce' });
   });
 
-  it('token bucket (algorithm from the identity): 500 concurrent against 100/min → exactly 100', async () => {
+  it('token bucket (algorithm from the identity): 500 concurrent against 100/min → exactly 100', { timeout: 90_000 }, async () => {
     const counts = await burst(500, () => post('/tb', { 'x-fixture-identity': identity('tenant-tb', { requests_per_minute: 100, algorithm: 'token_bucket' }, `r-${++rid}`) }));
     expect(counts).toEqual({ 200: 100, 429: 400 });
   });
@@ -158,7 +158,8 @@ describe('exactness under concurrency (one plugin server)', () => {
   it('sliding window: never above its definition (previous window weighted)', async () => {
     const t = 'tenant-sw';
     // 60 requests in the previous minute; 30 s into this one its weight is 0.5 → 30 → 70 fit.
-    await redis.set(`${prefix}{${t}}:rl:rpm:sw:${Math.floor(NOW / 60_000) - 1}`, '60', 'PX', 120_000);
+    await redis.hset(`${prefix}{${t}}:rl:state`, 'rpm:sw', `${Math.floor(NOW / 60_000) - 1} 60 0`);
+    await redis.pexpire(`${prefix}{${t}}:rl:state`, 120_000);
     const counts = await burst(200, () => post('/sw', { 'x-fixture-identity': identity(t, { requests_per_minute: 100 }, `r-${++rid}`) }));
     expect(counts).toEqual({ 200: 70, 429: 130 });
   });

@@ -92,11 +92,11 @@ describe('five plugin-server processes sharing one Redis', () => {
   });
   afterAll(() => host?.stop());
 
-  it('fixed window: 500 concurrent against 100/min → exactly 100', async () => {
+  it('fixed window: 500 concurrent against 100/min → exactly 100', { timeout: 90_000 }, async () => {
     expect(await burst(500, () => post(host, '/fw', identity('t5-fw', { requests_per_minute: 100 })))).toEqual({ 200: 100, 429: 400 });
   });
 
-  it('token bucket: 500 concurrent against 100/min → exactly 100', async () => {
+  it('token bucket: 500 concurrent against 100/min → exactly 100', { timeout: 90_000 }, async () => {
     expect(await burst(500, () => post(host, '/tb', identity('t5-tb', { requests_per_minute: 100 })))).toEqual({ 200: 100, 429: 400 });
   });
 });

@@ -29,12 +29,16 @@ export interface DimSpec {
   limit: number;
   /** Window length; for concurrency, the slot lifetime. */
   periodMs: number;
-  /** Base key, e.g. `llg:{tenant}:rl:rpm:sw`; windows append `:<index>`. */
-  key: string;
+  /** Field of the scope's state hash, e.g. `rpm:sw` (unused for concurrency). */
+  field: string;
 }
 
 export interface DecideArgs {
   recordKey: string;
+  /** Hash holding every window/bucket dimension's state, e.g. `llg:{tenant}:rl:state`. */
+  stateKey: string;
+  /** Sorted set of concurrency slots. */
+  slotKey: string;
   requestId: string;
   dims: DimSpec[];
   /** Weighted token reservation (cost of every 't' dimension). */
@@ -63,6 +67,8 @@ export type SettleMode = 'refund' | 'actual' | 'keep' | 'rollback';
 
 export interface SettleArgs {
   recordKey: string;
+  stateKey: string;
+  slotKey: string;
   requestId: string;
   dims: DimSpec[];
   mode: SettleMode;
@@ -130,30 +136,31 @@ interface Pending {
   write: () => void;
 }
 
-function checkDim(store: MemoryStore, d: DimSpec, now: number, cost: number, requestId: string): Pending {
+function checkDim(store: MemoryStore, d: DimSpec, now: number, cost: number, requestId: string, stateKey: string, slotKey: string): Pending {
+  const key = `${stateKey}:${d.field}`;
   switch (d.alg) {
     case 'fw': {
-      const k = windowKey(d.key, Math.floor(now / d.periodMs));
+      const k = windowKey(key, Math.floor(now / d.periodMs));
       const r = fixedWindow(num(store.get(k, now)), now, d.periodMs, d.limit, cost);
       return { verdict: r, write: () => cost !== 0 && store.set(k, r.next, r.ttlMs, now) };
     }
     case 'sw': {
       const idx = Math.floor(now / d.periodMs);
-      const k = windowKey(d.key, idx);
-      const r = slidingWindow(num(store.get(windowKey(d.key, idx - 1), now)), num(store.get(k, now)), now, d.periodMs, d.limit, cost);
+      const k = windowKey(key, idx);
+      const r = slidingWindow(num(store.get(windowKey(key, idx - 1), now)), num(store.get(k, now)), now, d.periodMs, d.limit, cost);
       return { verdict: r, write: () => cost !== 0 && store.set(k, r.next, r.ttlMs, now) };
     }
     case 'tb': {
-      const r = tokenBucket(store.get(d.key, now) as BucketState | undefined, now, d.periodMs, d.limit, cost);
-      return { verdict: r, write: () => (r.next ? store.set(d.key, r.next, r.ttlMs, now) : store.del(d.key)) };
+      const r = tokenBucket(store.get(key, now) as BucketState | undefined, now, d.periodMs, d.limit, cost);
+      return { verdict: r, write: () => (r.next ? store.set(key, r.next, r.ttlMs, now) : store.del(key)) };
     }
     case 'gc': {
-      const tat = store.get(d.key, now);
+      const tat = store.get(key, now);
       const r = gcra(typeof tat === 'number' ? tat : undefined, now, d.periodMs, d.limit, cost);
-      return { verdict: r, write: () => (r.next !== undefined ? store.set(d.key, r.next, r.ttlMs, now) : store.del(d.key)) };
+      return { verdict: r, write: () => (r.next !== undefined ? store.set(key, r.next, r.ttlMs, now) : store.del(key)) };
     }
     case 'cc': {
-      let set = store.get(d.key, now) as Map<string, number> | undefined;
+      let set = store.get(slotKey, now) as Map<string, number> | undefined;
       if (set) for (const [m, exp] of set) if (exp <= now) set.delete(m);
       const r = concurrency(set ? set.size : 0, d.limit, d.periodMs);
       return {
@@ -161,7 +168,7 @@ function checkDim(store: MemoryStore, d: DimSpec, now: number, cost: number, req
         write: () => {
           if (!set) set = new Map();
           set.set(requestId, now + d.periodMs);
-          store.set(d.key, set, d.periodMs, now);
+          store.set(slotKey, set, d.periodMs, now);
         },
       };
     }
@@ -176,7 +183,7 @@ export function decideLocal(store: MemoryStore, a: DecideArgs, now: number): Dec
   if (a.writeRecord && store.get(a.recordKey, now) !== undefined) {
     return { allowed: false, duplicate: true, failIndex: -1, retryMs: 1000, dims: a.dims.map(() => ({ remaining: 0, resetMs: 0 })) };
   }
-  const pending = a.dims.map((d) => checkDim(store, d, now, costOf(d, a.tokens), a.requestId));
+  const pending = a.dims.map((d) => checkDim(store, d, now, costOf(d, a.tokens), a.requestId, a.stateKey, a.slotKey));
   let failIndex = -1;
   let retryMs = 0;
   pending.forEach((p, i) => {
@@ -199,12 +206,13 @@ export function decideLocal(store: MemoryStore, a: DecideArgs, now: number): Dec
 }
 
 /** Apply a delta (units) to one dimension's state as it was debited at access time `t`. */
-function adjustDim(store: MemoryStore, d: DimSpec, now: number, t: number, delta: number, requestId: string): void {
+function adjustDim(store: MemoryStore, d: DimSpec, now: number, t: number, delta: number, requestId: string, stateKey: string, slotKey: string): void {
+  const key = `${stateKey}:${d.field}`;
   switch (d.alg) {
     case 'fw':
     case 'sw': {
       // The window the reservation was debited in; gone = that window is over, nothing to do.
-      const k = windowKey(d.key, Math.floor(t / d.periodMs));
+      const k = windowKey(key, Math.floor(t / d.periodMs));
       const cur = store.get(k, now);
       if (cur === undefined || delta === 0) return;
       store.replace(k, counterAdjust(num(cur), delta));
@@ -212,21 +220,21 @@ function adjustDim(store: MemoryStore, d: DimSpec, now: number, t: number, delta
     }
     case 'tb': {
       if (delta === 0) return;
-      const r = bucketAdjust(store.get(d.key, now) as BucketState | undefined, now, d.periodMs, d.limit, delta);
-      if (r.next) store.set(d.key, r.next, r.ttlMs, now);
-      else store.del(d.key);
+      const r = bucketAdjust(store.get(key, now) as BucketState | undefined, now, d.periodMs, d.limit, delta);
+      if (r.next) store.set(key, r.next, r.ttlMs, now);
+      else store.del(key);
       return;
     }
     case 'gc': {
       if (delta === 0) return;
-      const tat = store.get(d.key, now);
+      const tat = store.get(key, now);
       const r = gcraAdjust(typeof tat === 'number' ? tat : undefined, now, d.periodMs, d.limit, delta);
-      if (r.next !== undefined) store.set(d.key, r.next, r.ttlMs, now);
-      else store.del(d.key);
+      if (r.next !== undefined) store.set(key, r.next, r.ttlMs, now);
+      else store.del(key);
       return;
     }
     case 'cc': {
-      const set = store.get(d.key, now) as Map<string, number> | undefined;
+      const set = store.get(slotKey, now) as Map<string, number> | undefined;
       set?.delete(requestId);
       return;
     }
@@ -245,7 +253,7 @@ export function settleLocal(store: MemoryStore, a: SettleArgs, now: number): boo
       if (a.mode === 'refund' || a.mode === 'rollback') delta = -reserved;
       else if (a.mode === 'actual') delta = a.actualTokens - reserved;
     } else if (d.kind === 'r' && a.mode === 'rollback') delta = -1;
-    adjustDim(store, d, now, t, delta, a.requestId);
+    adjustDim(store, d, now, t, delta, a.requestId, a.stateKey, a.slotKey);
   }
   store.del(a.recordKey);
   return true;

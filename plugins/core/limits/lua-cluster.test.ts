@@ -33,6 +33,8 @@ it('tenants land on different nodes; a decision whose keys mix tags is refused (
     slotsOwner.add(String(owner[2][1]));
   }
   expect(slotsOwner.size).toBeGreaterThan(1);
-  const d = (t: string) => ({ kind: 'r' as const, alg: 'fw' as const, limit: 5, periodMs: 60_000, key: `llg:t:lc:{${t}}:rl:rpm:fw` });
-  await expect(decideRedis(client, { recordKey: 'llg:t:lc:{alpha}:rl:res:1', requestId: '1', dims: [d('alpha'), d('beta')], tokens: 0, writeRecord: false, recordTtlMs: 1000 }, 1_800_000_000_000)).rejects.toThrow(/CROSSSLOT/);
+  const d = { kind: 'r' as const, alg: 'fw' as const, limit: 5, periodMs: 60_000, field: 'rpm:fw' };
+  await expect(
+    decideRedis(client, { recordKey: 'llg:t:lc:{alpha}:rl:res:1', stateKey: 'llg:t:lc:{beta}:rl:state', slotKey: 'llg:t:lc:{alpha}:rl:cc', requestId: '1', dims: [d], tokens: 0, writeRecord: false, recordTtlMs: 1000 }, 1_800_000_000_000),
+  ).rejects.toThrow(/CROSSSLOT/);
 });

@@ -36,8 +36,8 @@ export function luaSuite(label: string, client: () => RedisClient): void {
     await deleteByPrefix(client(), prefix);
   });
 
-  const dim = (base: string, kind: DimSpec['kind'], alg: DimSpec['alg'], limit: number, periodMs: number): DimSpec => ({ kind, alg, limit, periodMs, key: `${base}${kind}:${alg}:${limit}:${periodMs}` });
-  const args = (base: string, dims: DimSpec[], requestId: string, tokens = 0, writeRecord = false, recordTtlMs = HOUR): DecideArgs => ({ recordKey: `${base}res:${requestId}`, requestId, dims, tokens, writeRecord, recordTtlMs });
+  const dim = (_base: string, kind: DimSpec['kind'], alg: DimSpec['alg'], limit: number, periodMs: number): DimSpec => ({ kind, alg, limit, periodMs, field: `${kind}:${alg}:${limit}:${periodMs}` });
+  const args = (base: string, dims: DimSpec[], requestId: string, tokens = 0, writeRecord = false, recordTtlMs = HOUR): DecideArgs => ({ recordKey: `${base}res:${requestId}`, stateKey: `${base}state`, slotKey: `${base}cc`, requestId, dims, tokens, writeRecord, recordTtlMs });
 
   async function count(base: string, d: DimSpec, n: number, now: number, tokens = 0): Promise<number> {
     let ok = 0;
@@ -97,8 +97,8 @@ export function luaSuite(label: string, client: () => RedisClient): void {
       // the same request id while the first is in flight: refused as a duplicate
       expect(await decideRedis(client(), args(b, dims, 'a', 1, true), T0)).toMatchObject({ allowed: false, duplicate: true });
       // settle the first with 300 actual tokens: 600 come back, its slot is freed
-      expect(await settleRedis(client(), { recordKey: `${b}res:a`, requestId: 'a', dims, mode: 'actual', actualTokens: 300 }, T0 + 10)).toBe(true);
-      expect(await settleRedis(client(), { recordKey: `${b}res:a`, requestId: 'a', dims, mode: 'actual', actualTokens: 300 }, T0 + 10)).toBe(false);
+      expect(await settleRedis(client(), { recordKey: `${b}res:a`, stateKey: `${b}state`, slotKey: `${b}cc`, requestId: 'a', dims, mode: 'actual', actualTokens: 300 }, T0 + 10)).toBe(true);
+      expect(await settleRedis(client(), { recordKey: `${b}res:a`, stateKey: `${b}state`, slotKey: `${b}cc`, requestId: 'a', dims, mode: 'actual', actualTokens: 300 }, T0 + 10)).toBe(false);
       const after = await decideRedis(client(), args(b, dims, 'c', 700, true), T0 + 20);
       expect(after).toMatchObject({ allowed: true, dims: [{ remaining: 98 }, { remaining: 0 }, { remaining: 4 }] });
     });
@@ -110,7 +110,7 @@ export function luaSuite(label: string, client: () => RedisClient): void {
       expect((await go('a', T0)).allowed).toBe(true);
       expect((await go('b', T0)).allowed).toBe(true);
       expect((await go('c', T0)).allowed).toBe(false);
-      await settleRedis(client(), { recordKey: `${b}res:a`, requestId: 'a', dims: [d], mode: 'keep', actualTokens: 0 }, T0 + 1);
+      await settleRedis(client(), { recordKey: `${b}res:a`, stateKey: `${b}state`, slotKey: `${b}cc`, requestId: 'a', dims: [d], mode: 'keep', actualTokens: 0 }, T0 + 1);
       expect((await go('c', T0 + 2)).allowed).toBe(true);
       expect((await go('d', T0 + 3)).allowed).toBe(false);
       // 'b' and 'c' crashed: their slots expire after 5 s
@@ -126,7 +126,7 @@ export function luaSuite(label: string, client: () => RedisClient): void {
       expect((await decideRedis(client(), args(b, [d], 'b', 800, true), T0 + 200)).allowed).toBe(false);
       expect((await decideRedis(client(), args(b, [d], 'b', 800, true), T0 + MIN)).allowed).toBe(true);
       // settling 'a' now refunds into a window that is over: the new window is unaffected
-      await settleRedis(client(), { recordKey: `${b}res:a`, requestId: 'a', dims: [d], mode: 'refund', actualTokens: 0 }, T0 + MIN + 1);
+      await settleRedis(client(), { recordKey: `${b}res:a`, stateKey: `${b}state`, slotKey: `${b}cc`, requestId: 'a', dims: [d], mode: 'refund', actualTokens: 0 }, T0 + MIN + 1);
       expect(await decideRedis(client(), args(b, [d], 'c', 201, true), T0 + MIN + 2)).toMatchObject({ allowed: false, dims: [{ remaining: 200 }] });
       const ttl = await client().pttl(`${b}res:a`);
       expect(ttl).toBe(-2);
@@ -172,7 +172,7 @@ export function luaSuite(label: string, client: () => RedisClient): void {
         if (open.length > 0 && r >= 6) {
           const id = open.splice(rnd(open.length), 1)[0] as string;
           const mode = (['refund', 'actual', 'keep', 'rollback'] as SettleMode[])[rnd(4)] as SettleMode;
-          const s = { recordKey: `${b}res:${id}`, requestId: id, dims, mode, actualTokens: rnd(400) };
+          const s = { recordKey: `${b}res:${id}`, stateKey: `${b}state`, slotKey: `${b}cc`, requestId: id, dims, mode, actualTokens: rnd(400) };
           const settled = settleLocal(store, s, now);
           expect(await settleRedis(client(), s, now)).toBe(settled);
           if (settled) seen.settled++;

@@ -12,7 +12,7 @@ export const SETTLE_SCRIPT = new RedisScript('llg-limit-settle', SETTLE_LUA);
 
 function dimArgs(dims: DimSpec[]): Array<string | number> {
   const out: Array<string | number> = [];
-  for (const d of dims) out.push(d.kind, d.alg, d.limit, d.periodMs);
+  for (const d of dims) out.push(d.kind, d.alg, d.limit, d.periodMs, d.field);
   return out;
 }
 
@@ -22,7 +22,7 @@ export interface RedisDecideResult extends DecideResult {
 }
 
 export async function decideRedis(redis: RedisClient, a: DecideArgs, nowOverride?: number): Promise<RedisDecideResult> {
-  const keys = [a.recordKey, ...a.dims.map((d) => d.key)];
+  const keys = [a.recordKey, a.stateKey, a.slotKey];
   const reply = (await DECIDE_SCRIPT.run(redis, keys, [
     nowOverride === undefined ? '' : nowOverride,
     a.requestId,
@@ -45,7 +45,7 @@ export async function decideRedis(redis: RedisClient, a: DecideArgs, nowOverride
 }
 
 export async function settleRedis(redis: RedisClient, a: SettleArgs, nowOverride?: number): Promise<boolean> {
-  const keys = [a.recordKey, ...a.dims.map((d) => d.key)];
+  const keys = [a.recordKey, a.stateKey, a.slotKey];
   const reply = await SETTLE_SCRIPT.run(redis, keys, [nowOverride === undefined ? '' : nowOverride, a.requestId, a.mode, a.actualTokens, a.dims.length, ...dimArgs(a.dims)]);
   return Number(reply) === 1;
 }
