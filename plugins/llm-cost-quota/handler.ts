@@ -105,8 +105,9 @@ export class Plugin {
       const decision = decodeCtx(CTX.decision, await kong.ctx.shared.get(CTX.decision));
       let ser: { response?: { status?: number }; latencies?: { request?: number; proxy?: number }; source?: string } = {};
       try {
-        const raw = await kong.log.serialize();
+        const raw: unknown = await kong.log.serialize();
         if (typeof raw === 'string') ser = JSON.parse(raw);
+        else if (raw && typeof raw === 'object') ser = raw as typeof ser;
       } catch {
         /* serializer unavailable: status from the response below */
       }
