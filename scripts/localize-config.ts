@@ -12,7 +12,7 @@ export interface LocalizeOptions {
   redisUrl?: string;
 }
 
-function visitPlugins(config: DeclarativeConfig, fn: (plugin: Record<string, unknown>) => void): void {
+export function visitPlugins(config: DeclarativeConfig, fn: (plugin: Record<string, unknown>) => void): void {
   const lists: unknown[] = [config.plugins];
   for (const s of (config.services ?? []) as Array<Record<string, unknown>>) {
     lists.push(s.plugins);
