@@ -48,12 +48,17 @@ export interface BudgetScope {
 
 export const GLOBAL_TAG = '*global*';
 
+/** Ids go into key names and into the reservation record's newline-separated key list. */
+export function keyPart(id: string): string {
+  return id.replace(/[\r\n]/g, '_');
+}
+
 export function scopeBase(prefix: string, tag: string): string {
-  return `${prefix}{${tag}}:cost:`;
+  return `${prefix}{${keyPart(tag)}}:cost:`;
 }
 
 export function reservationKey(base: string, requestId: string): string {
-  return `${base}req:${requestId}`;
+  return `${base}req:${keyPart(requestId)}`;
 }
 
 /** floor(cap × pct / 100), exact. */
@@ -99,7 +104,7 @@ export function tenantScope(i: TenantBudgetInput): BudgetScope {
       thresholds: withThresholds ? thresholdsFor(cap, pcts) : [],
     });
   if (cal) {
-    const lineage = i.lineage_id;
+    const lineage = i.lineage_id === undefined ? undefined : keyPart(i.lineage_id);
     if (lineage !== undefined && lineage !== '') {
       if (validCap(b.key_daily_nano)) add('key_daily', `${base}key:${lineage}:d:${cal.day.id}`, b.key_daily_nano, cal.day, i.grace_sec, true);
       if (validCap(b.key_monthly_nano)) add('key_monthly', `${base}key:${lineage}:m:${cal.month.id}`, b.key_monthly_nano, cal.month, i.grace_sec, true);
