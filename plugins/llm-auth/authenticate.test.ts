@@ -77,6 +77,14 @@ describe('Authenticator', () => {
     expect(tenantAllowed('x', 'y', [])).toBe(false);
   });
 
+  it('one IdP for several tenants: entries sharing an iss, each locked to its tenant', async () => {
+    const a = new Authenticator(authConfig({ methods: ['jwt'], jwt_issuers: [issuer({ default_tenant: 'acme' }), issuer({ default_tenant: 'small' })] }));
+    expect(await a.authenticate(request({ authorization: `Bearer ${await hsToken({ tenant_id: 'small' })}` }).req)).toMatchObject({ ok: true, identity: { tenant_id: 'small' } });
+    expect(await a.authenticate(request({ authorization: `Bearer ${await hsToken({ tenant_id: 'acme' })}` }).req)).toMatchObject({ ok: true, identity: { tenant_id: 'acme' } });
+    expect(await a.authenticate(request({ authorization: `Bearer ${await hsToken({ tenant_id: 'big' })}` }).req)).toMatchObject({ ok: false, reason: 'tenant_not_allowed' });
+    expect(await a.authenticate(request({ authorization: `Bearer ${await hsToken({}, 'https://other.test')}` }).req)).toMatchObject({ ok: false, reason: 'unknown_issuer' });
+  });
+
   it('claim mappings: tier (configured tiers only), scopes narrowing, end user as HMAC, oauth label', async () => {
     const a = new Authenticator(
       authConfig({

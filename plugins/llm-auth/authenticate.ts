@@ -18,7 +18,7 @@ import type { RedisSettings } from '../core/redis/client';
 import { extractCredential, isJwtShaped, usableRequestId } from './credentials';
 import { authorizeFeature, buildIdentity, buildTenantIndex, lookupTenant, scopesFromClaim, type TenantIndex } from './identity';
 import { introspect } from './introspection';
-import { findIssuer, prepareIssuer, stringClaim, verifyJwt, type PreparedIssuer } from './jwt';
+import { findIssuers, prepareIssuer, stringClaim, verifyWithIssuer, type JwtOutcome, type PreparedIssuer } from './jwt';
 import { KeyStore } from './keystore';
 import { isTrustedProxy, parseCaBundle, parsePemChain, tenantForCertificate, trustedProxyList, verifyChain } from './mtls';
 import type { AuthConfig, ClaimsConfig } from './schema';
@@ -53,6 +53,16 @@ export interface StaticKey {
 export function tenantAllowed(tenant: string, defaultTenant: string | undefined, allowed: string[]): boolean {
   if (allowed.length) return allowed.includes(tenant);
   return defaultTenant === undefined || tenant === defaultTenant;
+}
+
+type ClaimSource = { claims: ClaimsConfig; default_tenant?: string; allowed_tenants?: string[] };
+
+/** The tenant a token names (or its source's default), if that source may name it. */
+export function tenantFromClaims(claims: Record<string, unknown>, source: ClaimSource): { ok: true; tenant: string } | { ok: false; reason: 'no_tenant_claim' | 'tenant_not_allowed' } {
+  const tenant = stringClaim(claims, source.claims.tenant) ?? source.default_tenant;
+  if (!tenant) return { ok: false, reason: 'no_tenant_claim' };
+  if (!tenantAllowed(tenant, source.default_tenant, source.allowed_tenants ?? [])) return { ok: false, reason: 'tenant_not_allowed' };
+  return { ok: true, tenant };
 }
 
 export function redisSettingsOf(cfg: AuthConfig): RedisSettings | undefined {
@@ -164,16 +174,28 @@ export class Authenticator {
     }
 
     if (cred.kind === 'token') {
-      const jwtIssuer = this.issuers.length && isJwtShaped(cred.token) ? findIssuer(cred.token, this.issuers) : undefined;
-      if (jwtIssuer && jwtIssuer !== 'malformed') {
-        const out = await verifyJwt(cred.token, this.issuers, req.now);
-        const method: AuthMethod = jwtIssuer.cfg.oauth ? 'oauth_jwt' : 'jwt';
-        if (!out.ok) {
-          if ('unavailable' in out) return refuse('unavailable', out.reason, method);
-          return failed(out.reason, method);
+      const candidates = this.issuers.length && isJwtShaped(cred.token) ? findIssuers(cred.token, this.issuers) : [];
+      if (candidates !== 'malformed' && candidates.length > 0) {
+        // Usually one entry; with several for one `iss`, the first that verifies and may name the
+        // token's tenant wins.
+        let first: { reason: string; unavailable?: boolean; method: AuthMethod } | undefined;
+        for (const issuer of candidates) {
+          const method: AuthMethod = issuer.cfg.oauth ? 'oauth_jwt' : 'jwt';
+          const out: JwtOutcome = await verifyWithIssuer(cred.token, issuer, req.now);
+          if (!out.ok) {
+            first ??= { reason: out.reason, unavailable: 'unavailable' in out, method };
+            continue;
+          }
+          const c = out.claims as Record<string, unknown>;
+          const tenant = tenantFromClaims(c, issuer.cfg);
+          if (!tenant.ok) {
+            first ??= { reason: tenant.reason, method };
+            continue;
+          }
+          return this.fromClaims(requestId, method, c, issuer.cfg, refuse, failed, h);
         }
-        const c = out.claims as Record<string, unknown>;
-        return this.fromClaims(requestId, method, c, out.issuer.cfg, refuse, failed, h);
+        const f = first as { reason: string; unavailable?: boolean; method: AuthMethod };
+        return f.unavailable ? refuse('unavailable', f.reason, f.method) : failed(f.reason, f.method);
       }
       if (this.methods.has('oauth_introspection') && cfg.introspection?.endpoint) {
         const out = await introspect(cfg.introspection, cred.token, req.now);
@@ -181,7 +203,7 @@ export class Authenticator {
         if (out.status === 'inactive') return failed('inactive_token', 'oauth_introspection');
         return this.fromClaims(requestId, 'oauth_introspection', out.claims, cfg.introspection, refuse, failed, h);
       }
-      return failed(jwtIssuer === 'malformed' ? 'malformed' : 'unknown_issuer', 'jwt');
+      return failed(candidates === 'malformed' ? 'malformed' : 'unknown_issuer', 'jwt');
     }
 
     if (this.methods.has('mtls')) {
@@ -229,15 +251,15 @@ export class Authenticator {
     requestId: string,
     method: AuthMethod,
     claims: Record<string, unknown>,
-    source: { claims: ClaimsConfig; default_tenant?: string; allowed_tenants?: string[] },
+    source: ClaimSource,
     refuse: (kind: RefusalKind, reason: string, method: AuthMethod | 'none') => AuthResult,
     failed: (reason: string, method: AuthMethod | 'none') => Promise<AuthResult>,
     h: MultiMap | undefined,
   ): Promise<AuthResult> {
     const map = source.claims;
-    const tenant = stringClaim(claims, map.tenant) ?? source.default_tenant;
-    if (!tenant) return failed('no_tenant_claim', method);
-    if (!tenantAllowed(tenant, source.default_tenant, source.allowed_tenants ?? [])) return failed('tenant_not_allowed', method);
+    const t = tenantFromClaims(claims, source);
+    if (!t.ok) return failed(t.reason, method);
+    const tenant = t.tenant;
     return this.finish(requestId, method, tenant, refuse, h, {
       tierOverride: stringClaim(claims, map.tier),
       scopes: scopesFromClaim(claims[map.scopes]),

@@ -68,8 +68,11 @@ class KeySourceUnavailable extends Error {
   override name = 'KeySourceUnavailable';
 }
 
-/** The issuer a token names (unverified; only used to pick the config). */
-export function findIssuer(token: string, issuers: PreparedIssuer[]): PreparedIssuer | undefined | 'malformed' {
+/**
+ * The configured entries for the issuer a token names (unverified; only used to pick configs).
+ * Several entries may share one `iss` (one IdP, several tenants, each entry locked to its own).
+ */
+export function findIssuers(token: string, issuers: PreparedIssuer[]): PreparedIssuer[] | 'malformed' {
   let iss: unknown;
   try {
     iss = decodeJwt(token).iss;
@@ -77,13 +80,19 @@ export function findIssuer(token: string, issuers: PreparedIssuer[]): PreparedIs
   } catch {
     return 'malformed';
   }
-  return typeof iss === 'string' ? issuers.find((i) => i.cfg.issuer === iss) : undefined;
+  return typeof iss === 'string' ? issuers.filter((i) => i.cfg.issuer === iss) : [];
 }
 
+/** Verify against the first configured entry for the token's issuer. */
 export async function verifyJwt(token: string, issuers: PreparedIssuer[], now: number): Promise<JwtOutcome> {
-  const issuer = findIssuer(token, issuers);
-  if (issuer === 'malformed') return { ok: false, reason: 'malformed' };
+  const found = findIssuers(token, issuers);
+  if (found === 'malformed') return { ok: false, reason: 'malformed' };
+  const issuer = found[0];
   if (!issuer) return { ok: false, reason: 'unknown_issuer' };
+  return verifyWithIssuer(token, issuer, now);
+}
+
+export async function verifyWithIssuer(token: string, issuer: PreparedIssuer, now: number): Promise<JwtOutcome> {
   const cfg = issuer.cfg;
   const getKey = async (header: JWSHeaderParameters, input: FlattenedJWSInput) => {
     const alg = header.alg ?? '';
