@@ -147,6 +147,108 @@ export const BUILTIN_RULES: readonly Rule[] = [
   rule('encoded.smuggle_hint', 'encoded', 0.4, `\\b(?:the following|this) (?:is )?(?:an? )?(?:base64|rot13|hex|encoded|encrypted|obfuscated)\\b${W}{0,30}\\b(?:instructions?|command|prompt|message|request)\\b`),
 ];
 
+// ---------------------------------------------------------------------------------------------
+// Pre-filter: a rule runs only when the text holds at least one of its trigger words (or
+// substrings). Every built-in pattern needs one of these to match at all, so skipping is exact;
+// it turns ~55 full scans of a long benign text into a handful. (A word set is one pass.)
+
+const W_GUIDANCE = 'instruction prompt rule directive direction guideline guidance programming constraint guardrail restriction policy policies command order context training conditioning message';
+const W_LIMITS = 'restriction limit limitation filter filtering censorship rule guideline ethic ethics ethical moral morals boundary boundaries constraint safeguard guardrail policy policies safety alignment';
+const NEEDS: Record<string, { words?: string; subs?: string[] }> = {
+  'override.ignore_previous': { words: W_GUIDANCE },
+  'override.ignore_what_told': { words: 'ignore disregard forget' },
+  'override.ignore_above': { words: 'ignore disregard forget skip' },
+  'override.ignore_given': { words: `${W_GUIDANCE} orders` },
+  'override.authority_void': { words: 'count apply matter' },
+  'override.whatever_drop': { words: 'drop forget ignore disregard scrap discard abandon' },
+  'override.ignore_task': { words: 'ignore disregard forget abandon' },
+  'override.void_previous': { words: 'outdated void invalid cancelled canceled cancelleed wrong obsolete revoked lifted suspended superseded null deprecated withdrawn deleted rescinded retracted longer anymore' },
+  'override.new_instructions': { words: 'instruction task rule directive order objective mission prompt set' },
+  'override.from_now_on': { words: 'now point henceforth rest' },
+  'override.do_not_follow': { words: 'follow obey adhere comply listen respect honor honour' },
+  'override.priority_claim': { words: 'priority precedence supersede supersedes override overrides' },
+  'override.claim': { words: 'overriding replacing updating changing resetting rewriting' },
+  'override.treat_deleted': { words: 'treat consider regard' },
+  'override.instead': { words: 'instead' },
+  'override.follow_embedded': { words: 'says' },
+  'role.you_are_now': { words: 'now longer henceforth ai assistant chatgpt claude model' },
+  'role.unrestricted': { words: W_LIMITS },
+  'role.unrestricted_ai': { words: 'unrestricted unfiltered uncensored unlimited jailbroken unaligned unshackled unchained amoral evil rogue liberated', subs: ['gpt', 'bot'] },
+  'role.not_bound': { words: 'bound restricted limited governed constrained held' },
+  'role.adopt_persona': { words: 'persona role character identity' },
+  'role.no_training': { words: `${W_LIMITS} programming training` },
+  'role.special_mode': { words: 'mode' },
+  'role.persona_switch': { words: 'pretend imagine act suppose roleplay role play going' },
+  'role.anything_goes': { words: 'anything everything' },
+  'extract.system_prompt': { words: 'prompt instruction message rule directive guideline configuration setup context' },
+  'extract.your_hidden': { words: 'prompt message instruction rule guideline preprompt' },
+  'extract.your_prompt': { words: 'prompt message instruction rule guideline preprompt' },
+  'extract.repeat_above': { words: 'above before preceding prior far start beginning top' },
+  'extract.what_instructions': { words: 'instruction rule guideline directive prompt' },
+  'extract.your_instructions': { words: 'instruction directive prompt' },
+  'extract.given': { words: 'given told provided programmed operating working following running received got set written wrote configured operate work run initialized initialised' },
+  'extract.context': { words: 'context memory message instruction prompt' },
+  'extract.first_words': { words: 'first initial opening told given instructed' },
+  'extract.rest_of': { words: 'rest remainder' },
+  'extract.above_probe': { words: 'written said stated' },
+  'extract.verbatim': { words: 'verbatim word exactly' },
+  'extract.starts_with': { words: 'begin start beginning begins starts' },
+  'jailbreak.dan': { words: 'dan anything stan dude aim kevin mongo betterdan antigpt anti evilbot evil chaosgpt devgpt' },
+  'jailbreak.keyword': { subs: ['jail'] },
+  'jailbreak.fiction_frame': { words: 'rules restriction limit filter law laws ethics morals censorship goes legal allowed permitted illegal forbidden prohibited off' },
+  'jailbreak.harmful_howto': { words: 'bomb explosive meth methamphetamine nerve bioweapon ricin napalm thermite malware ransomware keylogger launder laundering hack hotwire steal counterfeit poison untraceable ghost' },
+  'jailbreak.refuse_inversion': { words: 'normally usually would' },
+  'jailbreak.dual_response': { words: 'response answer reply replies output paragraph', subs: ['['] },
+  'jailbreak.stay_in_character': { words: 'character' },
+  'jailbreak.no_refusal': { words: 'refuse decline say apologize apologise warn add include mention refusing refusal moralizing disclaimer hold' },
+  'jailbreak.no_filters': { words: 'filter filtering censorship restriction limit rule warning disclaimer apologies refusal morals ethics question' },
+  'jailbreak.policy_free': { words: 'policy policies filter guideline restriction rule constraint principle training alignment' },
+  'jailbreak.permission_to_break': { words: 'permission allowed free authorized authorised entitled' },
+  'jailbreak.disable_safety': { words: 'policy policies filter guideline guardrail restriction safeguard alignment censorship moderation' },
+  'jailbreak.token_game': { words: 'token die exist shut deleted' },
+  'jailbreak.grandma': { words: 'grandma grandmother grandpa grandfather' },
+  'jailbreak.act_as_dead': { words: 'deceased late dead departed' },
+  'delimiter.chatml_system': { subs: ['<|'] },
+  'delimiter.special_tokens': { subs: ['<|'] },
+  'delimiter.fake_system': { words: 'system admin administrator developer root operator assistant openai security' },
+  'delimiter.override_label': { words: 'override command directive' },
+  'delimiter.inst_tags': { subs: ['[inst', '[/inst', '<<', '<sys', '</sys', '<instruction', '</instruction', '<admin', '</admin', '###'] },
+  'delimiter.end_marker': { words: 'end ends ended over begin start' },
+  'delimiter.json_role': { subs: ['"role"'] },
+  'indirect.addressed_ai': { words: 'reading processing summarizing summarising analyzing analysing reviewing parsing reads' },
+  'indirect.conditional': { words: 'ai llm model assistant chatbot bot' },
+  'indirect.ai_command': { words: 'ai assistant llm chatbot model' },
+  'delimiter.hidden_comment': { subs: ['<!--'] },
+  'exfil.markdown_image': { subs: ['!['] },
+  'exfil.send_to': { words: 'http https www webhook attacker server url endpoint link image query parameter', subs: ['@'] },
+  'exfil.collect_send': { words: 'http https webhook query url', subs: ['@'] },
+  'exfil.secrets': { words: 'key password credential token secret variable string' },
+  'exfil.tool_abuse': { words: 'tool function plugin browser api' },
+  'encoded.decode_and_follow': { words: 'decode decipher decrypt base64 rot13 rot hex reverse reversed translate' },
+  'encoded.smuggle_hint': { words: 'base64 rot13 hex encoded encrypted obfuscated' },
+};
+const NEED_WORDS = new Map<string, string[]>(Object.entries(NEEDS).map(([id, n]) => [id, (n.words ?? '').split(' ').filter(Boolean)]));
+
+/** Words of a view, each also without a trailing "s" (so needs can be listed singular). */
+function wordSet(view: string): Set<string> {
+  const set = new Set<string>();
+  const re = /[a-z0-9]+/g;
+  for (let m = re.exec(view); m !== null; m = re.exec(view)) {
+    const w = m[0];
+    set.add(w);
+    if (w.length > 3 && w.endsWith('s')) set.add(w.slice(0, -1));
+  }
+  return set;
+}
+
+function mayMatch(rule: Rule, view: string, words: Set<string>): boolean {
+  const need = NEEDS[rule.id];
+  if (!need) return true;
+  for (const w of NEED_WORDS.get(rule.id) as string[]) if (words.has(w)) return true;
+  for (const sub of need.subs ?? []) if (view.includes(sub)) return true;
+  return false;
+}
+
 /**
  * Meta-discussion cues ("explain", "how do I defend", "what is prompt injection"): with two or
  * more of them a question about attacks is damped by DISCUSSION_FACTOR. Strong attacks (two
@@ -333,7 +435,9 @@ function inside(ranges: Array<[number, number]>, start: number, end: number): bo
 /** Per rule: the largest weight factor it reached in any scanned view (1 = unquoted match). */
 function matchRules(text: string, rules: readonly Rule[], hits: Map<string, { weight: number; factor: number }>): void {
   let ranges: Array<[number, number]> | undefined;
+  const words = wordSet(text);
   for (const r of rules) {
+    if (!mayMatch(r, text, words)) continue;
     const prev = hits.get(r.id);
     if (prev && prev.factor >= 1 && (r.weight2 === undefined || prev.weight >= r.weight2)) continue;
     r.re.lastIndex = 0;
@@ -359,13 +463,13 @@ function matchRules(text: string, rules: readonly Rule[], hits: Map<string, { we
 export function scoreTexts(texts: readonly string[], rules: readonly Rule[]): ScoreResult {
   const direct = new Map<string, { weight: number; factor: number }>();
   const decodedHits = new Map<string, { weight: number; factor: number }>();
-  let cues = 0;
+  const views: string[] = [];
   for (const raw of texts) {
     if (!raw) continue;
     const norm = normalise(raw).text;
     const view = canonical(norm);
     matchRules(view, rules, direct);
-    cues = Math.max(cues, discussionCues(view));
+    views.push(view);
     // Wrappers are decoded from the normalised view (full-width base64 decodes too).
     for (const seg of decodeWrappers(norm, { maxSegments: 16 })) matchRules(canonical(normalise(seg).text), rules, decodedHits);
     // ROT13 is not a wrapper anyone uses by accident: decoded only when the text names it.
@@ -388,6 +492,8 @@ export function scoreTexts(texts: readonly string[], rules: readonly Rule[]): Sc
     if (e && !d) decoded = true;
   }
   if (decoded) score += DECODED_BONUS;
+  // Discussion cues are only looked for when something matched.
+  const cues = score > 0 ? Math.max(0, ...views.map(discussionCues)) : 0;
   if (cues >= 2) {
     score *= DISCUSSION_FACTOR;
     if (score > 0) ids.push('damp.discussion');
