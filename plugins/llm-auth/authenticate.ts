@@ -41,10 +41,6 @@ export interface AuthRequest {
   consumer(): Promise<KongConsumer | undefined>;
 }
 
-export interface StaticKey {
-  record: KeyRecord;
-}
-
 /**
  * May a token source name this tenant? An explicit list wins; without one, an issuer with a
  * default tenant is locked to it (a tenant's own IdP cannot speak for another tenant), and an

@@ -260,6 +260,17 @@ describe('API keys', () => {
     expect(elapsed).toBeLessThan(1000);
   });
 
+  it('concurrent requests with different keys each get their own identity (no shared per-request state)', async () => {
+    const jobs = Array.from({ length: 24 }, (_, i) => (i % 3 === 0 ? keys.acme : i % 3 === 1 ? keys.small : unknownKey));
+    const replies = await Promise.all(jobs.map((k, i) => call('/keys', { ...bearer(k), 'x-request-id': `conc-${i}` })));
+    replies.forEach((r, i) => {
+      const k = jobs[i];
+      if (k === unknownKey) return expectRefused(r, 401);
+      expect(r.status).toBe(200);
+      expect(r.identity).toMatchObject({ request_id: `conc-${i}`, tenant_id: k === keys.acme ? 'acme' : 'small' });
+    });
+  });
+
   it('a disabled tenant → 403; key scopes narrow the tenant features', async () => {
     expectRefused(await call('/keys', bearer(keys.disabled)), 403);
     const ok = await call('/keys', { ...bearer(keys.narrow), 'x-llm-feature': 'chat_support' });
