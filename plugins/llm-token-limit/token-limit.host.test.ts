@@ -89,6 +89,12 @@ function config(): DeclarativeConfig {
           // no usage extraction: 2xx keeps the reservation, 5xx refunds it
           { name: 'tokw', paths: ['/tokw'], plugins: [{ name: 'pre-function', config: { access: [SET_REQUEST] } }, limiter({ algorithm: 'gcra' })] },
           { name: 'cc', paths: ['/cc'], plugins: [{ name: 'fixture-identity', config: { from_header: true } }, limiter()] },
+          {
+            name: 'global',
+            paths: ['/global'],
+            plugins: [{ name: 'fixture-identity', config: { from_header: true } }, limiter({ algorithm: 'fixed_window', scope: ['tenant', 'route'], global_limits: { requests_per_minute: 3 } })],
+          },
+          { name: 'shadow', paths: ['/shadow'], plugins: [{ name: 'fixture-identity', config: { from_header: true } }, limiter({ algorithm: 'fixed_window', mode: 'shadow' })] },
         ],
       },
     ],
@@ -247,6 +253,33 @@ describe('concurrency', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(await redis.zscore(`${prefix}{${t}}:rl:cc`, 'same-id')).not.toBeNull();
     expect((await first).status).toBe(200);
+  });
+});
+
+describe('global limits and shadow mode', () => {
+  it('a global limit is shared by tenants; a global refusal gives the tenant\'s debit back', async () => {
+    const limits = { requests_per_minute: 100 };
+    const a = await burst(5, () => post('/global', { 'x-fixture-identity': identity('tenant-ga', limits, `r-${++rid}`) }));
+    expect(a).toEqual({ 200: 3, 429: 2 });
+    expect(await burst(2, () => post('/global', { 'x-fixture-identity': identity('tenant-gb', limits, `r-${++rid}`) }))).toEqual({ 429: 2 });
+    // tenant A's own counter holds only the 3 admitted requests: the 2 refused globally were rolled back
+    // route scope: Kong passes the plugin's route_id in its config
+    const [stateKey] = await redis.keys(`${prefix}{tenant-ga}:rl:r=*:state`);
+    expect(stateKey).toMatch(/:rl:r=[^-][^:]*:state$/);
+    const state = await redis.hget(stateKey as string, 'rpm:fw');
+    expect(state?.split(' ')[1]).toBe('3');
+    const no = await post('/global', { 'x-fixture-identity': identity('tenant-gc', limits, `r-${++rid}`) });
+    expect(JSON.parse(no.text).error.message).toContain('requests per minute (shared by all tenants)');
+    const ev = await until(() => limitEvents('tenant-gc'), (e) => e.length >= 1);
+    expect(ev[0]).toMatchObject({ scope: 'global', dimension: 'requests_per_minute' });
+  });
+
+  it('shadow mode admits everything and reports would-be refusals as events', async () => {
+    const t = 'tenant-shadow';
+    expect(await burst(5, () => post('/shadow', { 'x-fixture-identity': identity(t, { requests_per_minute: 2 }, `r-${++rid}`) }))).toEqual({ 200: 5 });
+    const ev = await until(() => limitEvents(t), (e) => e.length >= 3);
+    expect(ev.length).toBe(3);
+    expect(ev[0]).toMatchObject({ mode: 'shadow', dimension: 'requests_per_minute' });
   });
 });
 
