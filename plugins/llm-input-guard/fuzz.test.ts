@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { run, guardWith } from './testkit';
 import type { Decision } from './guard';
 
-const guards = [guardWith(), guardWith({ unknown_fields: 'reject', turns_policy: 'truncate_oldest', max_turns: 3, max_input_tokens: 50, max_array_items: 8, max_json_depth: 6 }), guardWith({ injection: { action: 'flag' }, normalise_upstream: true, endpoint: 'responses' })];
+const guards = [guardWith(), guardWith({ unknown_fields: 'reject', turns_policy: 'truncate_oldest', max_turns: 3, max_input_tokens: 50, max_array_items: 8, max_json_depth: 6 }), guardWith({ injection: { action: 'flag' }, normalise_upstream: true, endpoint: 'responses', pii: { action: 'redact' } }), guardWith({ pii: { action: 'block' } })];
 const paths = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/responses', '/v1/other'];
 
 function check(d: Decision): void {

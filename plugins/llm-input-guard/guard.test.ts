@@ -472,3 +472,46 @@ describe('llm.request', () => {
     expect(encodeCtx(CTX.request, { ...requestOf(d) })).toContain('"v":1');
   });
 });
+
+describe('PII in the input', () => {
+  const text = 'Contact me at jane.doe@example.com or +44 20 7946 0958, card 4111 1111 1111 1111.';
+  it('off by default: nothing changes', () => {
+    const d = run(g, chat(text, { max_tokens: 5 }));
+    expect(upstreamBody(d)).toBeUndefined();
+    expect(d.event).toBeUndefined();
+  });
+  it('block: 400 with a generic message; counts per entity only in the event', () => {
+    const d = run(guardWith({ pii: { action: 'block' } }), chat(text));
+    expect(deny(d)).toMatchObject({ status: 400, code: 'content_policy_violation' });
+    expect(d.event).toMatchObject({ outcome: 'blocked', reason: 'pii_in_input' });
+    expect(d.event?.pii).toContain('email:1');
+    expect(d.event?.pii).toContain('credit_card:1');
+    expect(JSON.stringify(d)).not.toContain('jane.doe');
+    expect(JSON.stringify(d)).not.toContain('4111');
+  });
+  it('redact: the upstream gets placeholders; the event has counts', () => {
+    const d = run(guardWith({ pii: { action: 'redact' } }), chat(text, { max_tokens: 5 }));
+    const content = (upstreamBody(d)?.messages as Array<{ content: string }>)[0]?.content;
+    expect(content).toContain('[EMAIL_1]');
+    expect(content).toContain('[CREDIT_CARD_1]');
+    expect(content).not.toContain('jane.doe');
+    expect(d.action === 'pass' && d.changes).toContain('pii_redact');
+    expect(d.event?.pii).toContain('email:1');
+  });
+  it('log: upstream untouched, event only', () => {
+    const d = run(guardWith({ pii: { action: 'log' } }), chat(text, { max_tokens: 5 }));
+    expect(upstreamBody(d)).toBeUndefined();
+    expect(d.event).toMatchObject({ outcome: 'logged', reason: 'pii_in_input' });
+  });
+  it('respects the entity list, the allowlist and the scanned roles', () => {
+    expect(run(guardWith({ pii: { action: 'block', entities: ['credit_card'] } }), chat('mail jane.doe@example.com')).action).toBe('pass');
+    expect(run(guardWith({ pii: { action: 'block', allow_domains: ['example.com'], entities: ['email'] } }), chat('mail jane.doe@example.com')).action).toBe('pass');
+    const sys = { model: 'gpt-4o', messages: [{ role: 'system', content: 'Support mail: help@corp.example' }, { role: 'user', content: 'hi' }] };
+    expect(run(guardWith({ pii: { action: 'block' } }), sys).action).toBe('pass');
+  });
+  it('covers embeddings inputs and responses input', () => {
+    expect(deny(run(guardWith({ pii: { action: 'block' } }), { model: 'text-embedding-3-small', input: ['ok', 'ssn 078-05-1120 for jane.doe@example.com'] }, { path: '/v1/embeddings' })).code).toBe('content_policy_violation');
+    const b = upstreamBody(run(guardWith({ pii: { action: 'redact' } }), { model: 'gpt-4o', input: [{ role: 'user', content: [{ type: 'input_text', text: 'mail jane.doe@example.com' }] }] }, { path: '/v1/responses' }));
+    expect(JSON.stringify(b)).toContain('[EMAIL_1]');
+  });
+});

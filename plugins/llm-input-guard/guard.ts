@@ -15,6 +15,7 @@ import { contentFingerprint } from '../core/hash';
 import { headerValue, type MultiMap } from '../core/pdk';
 import { matchesAllowlist } from '../core/tenancy';
 import { normalise } from '../core/text/normalise';
+import { countByEntity, redact, RedactSession, type RedactFinding, type RedactPolicy } from '../core/text/redact';
 import { endpointFromPath, getValidators, KNOWN_FIELDS } from './endpoints';
 import { compileRules, scoreTexts, type CompiledRules } from './injection';
 import { codePointLength, isJsonContentType, parseBody } from './parse';
@@ -34,6 +35,8 @@ export interface GuardEventFields {
   tenant_id?: string;
   key_id?: string;
   prompt_hash?: string;
+  /** PII findings per entity, `email:2,phone:1` (never values). */
+  pii?: string;
 }
 
 export type Decision =
@@ -532,6 +535,35 @@ export function inspect(p: Prepared, ctx: RequestCtx, rawBody: Buffer | undefine
     }
   }
 
+  // ---- PII and secrets in the input
+  if (cfg.pii.action !== 'off') {
+    const piiRoles = new Set(cfg.pii.scan_roles);
+    const policyAction = cfg.pii.action === 'redact' ? 'redact' : 'log';
+    const policy: RedactPolicy = {
+      entities: Object.fromEntries(cfg.pii.entities.map((e) => [e, policyAction])),
+      replacement: cfg.pii.replacement,
+      salt: cfg.pii.hash_salt,
+      allow: { values: cfg.pii.allow_values, domains: cfg.pii.allow_domains },
+    };
+    const session = new RedactSession();
+    const findings: RedactFinding[] = [];
+    const rewritten = rewriteTexts(body, kind, (role) => role === undefined || piiRoles.has(role), (t) => {
+      const r = redact(t, policy, session);
+      findings.push(...r.findings);
+      return cfg.pii.action === 'redact' ? r.text : t;
+    });
+    if (findings.length > 0) {
+      const counts = Object.entries(countByEntity(findings)).map(([e, n]) => `${e}:${n}`).join(',');
+      const base = { reason: 'pii_in_input', pii: counts, endpoint: kind, model, tenant_id: ctx.identity?.tenant_id, key_id: ctx.identity?.key_id, prompt_hash: promptHash };
+      if (cfg.pii.action === 'block') {
+        return { action: 'deny', error: invalid('content_policy_violation', 'The request was rejected by the gateway content policy.'), reason: 'pii_in_input', requestId: ctx.requestId, event: { outcome: 'blocked', ...base } };
+      }
+      if (rewritten) changes.push('pii_redact');
+      // One event per request: an injection flag/log event already carries the request; add counts.
+      event = event ? { ...event, pii: counts } : { outcome: cfg.pii.action === 'redact' ? 'flagged' : 'logged', ...base };
+    }
+  }
+
   // ---- optional normalised upstream text
   if (cfg.normalise_upstream && normaliseBodyTexts(body, kind)) changes.push('normalise');
 
@@ -588,11 +620,20 @@ function truncateOldest(items: unknown[], units: Unit[], max: number, kind: Know
 
 /** Replace message/prompt/input texts with their normalised form. True when anything changed. */
 function normaliseBodyTexts(body: Json, kind: KnownEndpoint): boolean {
+  return rewriteTexts(body, kind, () => true, (s) => normalise(s).text);
+}
+
+/**
+ * Apply `fn` to every message / prompt / input text of the body (in place) whose role passes
+ * `roles` (undefined role: prompts, embeddings inputs, responses input strings and instructions
+ * — instructions count as 'system'). True when any text changed.
+ */
+function rewriteTexts(body: Json, kind: KnownEndpoint, roles: (role: string | undefined) => boolean, fn: (s: string) => string): boolean {
   let changed = false;
   const n = (s: string): string => {
-    const r = normalise(s);
-    if (r.changed) changed = true;
-    return r.text;
+    const r = fn(s);
+    if (r !== s) changed = true;
+    return r;
   };
   const content = (c: unknown): unknown => {
     if (typeof c === 'string') return n(c);
@@ -600,13 +641,25 @@ function normaliseBodyTexts(body: Json, kind: KnownEndpoint): boolean {
     return c;
   };
   const list = (v: unknown): unknown => (typeof v === 'string' ? n(v) : Array.isArray(v) ? v.map((x) => (typeof x === 'string' ? n(x) : x)) : v);
-  if (kind === 'chat') body.messages = (body.messages as unknown[]).map((m) => (isObj(m) && 'content' in m ? { ...m, content: content(m.content) } : m));
-  else if (kind === 'completions') body.prompt = list(body.prompt);
-  else if (kind === 'embeddings') body.input = list(body.input);
-  else if (kind === 'responses') {
-    if (typeof body.input === 'string') body.input = n(body.input);
-    else if (Array.isArray(body.input)) body.input = body.input.map((it) => (isObj(it) && 'content' in it ? { ...it, content: content(it.content) } : it));
-    if (typeof body.instructions === 'string') body.instructions = n(body.instructions);
+  if (kind === 'chat') {
+    body.messages = (body.messages as unknown[]).map((m) => (isObj(m) && 'content' in m && roles(String(m.role)) ? { ...m, content: content(m.content) } : m));
+  } else if (kind === 'completions') {
+    if (roles(undefined)) body.prompt = list(body.prompt);
+  } else if (kind === 'embeddings') {
+    if (roles(undefined)) body.input = list(body.input);
+  } else if (kind === 'responses') {
+    if (typeof body.input === 'string') {
+      if (roles(undefined)) body.input = n(body.input);
+    } else if (Array.isArray(body.input)) {
+      body.input = body.input.map((it) => {
+        if (!isObj(it)) return it;
+        const isOutput = it.type === 'function_call_output' || it.type === 'custom_tool_call_output';
+        if (isOutput && roles('tool') && 'output' in it) return { ...it, output: content(it.output) };
+        if ('content' in it && roles(typeof it.role === 'string' ? it.role : undefined)) return { ...it, content: content(it.content) };
+        return it;
+      });
+    }
+    if (typeof body.instructions === 'string' && roles('system')) body.instructions = n(body.instructions);
   }
   return changed;
 }

@@ -6,6 +6,7 @@
  * limits (and `scopes.models`), those win (see limits.ts).
  */
 import { f, fieldList, type KongField } from '../core/schema';
+import { ENTITIES, type Entity } from '../core/text/detect';
 
 export const ENDPOINT_KINDS = ['chat', 'completions', 'embeddings', 'responses'] as const;
 export type KnownEndpoint = (typeof ENDPOINT_KINDS)[number];
@@ -98,6 +99,22 @@ export const FIELDS = {
     }),
     flag_header: f.string({ default: 'x-llm-guard-flagged', len_min: 1, description: 'Upstream request header set to the score when `action` is `flag`.' }),
   }),
+  pii: f.record({
+    action: f.string({
+      default: 'off',
+      one_of: ['off', 'block', 'redact', 'log'],
+      description: 'PII and secrets in the input: refuse (400), replace them before the upstream sees them, or only report them in a guard event (counts per entity, never values).',
+    }),
+    entities: f.array(f.string({ one_of: [...ENTITIES] }), { default: [...ENTITIES], description: 'Entities looked for (plugins/core/text detectors).' }),
+    replacement: f.string({ default: 'placeholder', one_of: ['placeholder', 'mask', 'hash'], description: 'How `redact` replaces a value: `[EMAIL_1]`, `****`, or an HMAC tag.' }),
+    hash_salt: f.string({ referenceable: true, encrypted: true, description: 'HMAC key for `hash` replacements (a vault reference).' }),
+    allow_values: f.array(f.string({ len_min: 1 }), { default: [], description: 'Values never reported (compared after normalisation).' }),
+    allow_domains: f.array(f.string({ len_min: 1 }), { default: [], description: 'Email domains never reported.' }),
+    scan_roles: f.array(f.string({ one_of: ['user', 'tool', 'system', 'developer', 'assistant', 'function'] }), {
+      default: ['user', 'tool', 'function'],
+      description: 'Message roles scanned (completions prompts, responses input strings and embeddings inputs are always scanned).',
+    }),
+  }),
   events: f.record({
     enabled: f.boolean({ default: false, description: 'Write `guard` events to the Redis stream `<redis_key_prefix>events`.' }),
     redis_host: f.string({ default: '127.0.0.1', description: 'Redis host.' }),
@@ -147,6 +164,15 @@ export interface GuardConfig {
     custom_patterns: CustomPatternConfig[];
     scan_roles: string[];
     flag_header: string;
+  };
+  pii: {
+    action: 'off' | 'block' | 'redact' | 'log';
+    entities: Entity[];
+    replacement: 'placeholder' | 'mask' | 'hash';
+    hash_salt?: string;
+    allow_values: string[];
+    allow_domains: string[];
+    scan_roles: string[];
   };
   events: {
     enabled: boolean;
