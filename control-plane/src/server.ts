@@ -10,6 +10,7 @@ import { migrateToLatest } from './migrate';
 import { ensureBootstrapToken, type BootstrapResult } from './auth/bootstrap';
 import { NoopKeySync, RedisKeySync, type KeySync } from './keys/key-sync';
 import { keyRepo } from './keys/keys.repository';
+import { LastUsedTracker } from './keys/last-used';
 import { ConfigDelivery } from './config/config.service';
 import { buildApp } from './app';
 
@@ -53,7 +54,9 @@ export async function createControlPlane(cfg: CpConfig, opts: CreateOptions = {}
       { bootstrap_token: bootstrap.prefix + '…', source: bootstrap.source, file: bootstrap.file, database: database.kind, redis: keySync.enabled, kong_admin: Boolean(cfg.kongAdminUrl) },
       'control plane started',
     );
-    if (!keySync.enabled) app.log.warn({}, 'REDIS_URL not set: API keys are stored but not delivered to the gateway');
+    if (!keySync.enabled) app.log.warn({}, "REDIS_URL not set: API keys are delivered in llm-auth's static keys list (config push on every key change)");
+    const lastUsed = cfg.redisUrl ? new LastUsedTracker(cfg.redisUrl, cfg.redisKeyPrefix, db) : undefined;
+    lastUsed?.start();
     return {
       app,
       url,
@@ -63,6 +66,7 @@ export async function createControlPlane(cfg: CpConfig, opts: CreateOptions = {}
       bootstrap,
       async stop() {
         delivery.close();
+        await lastUsed?.close();
         await app.close();
         await keySync.close();
         await database.close();

@@ -5,6 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Redis from 'ioredis';
 import { hashApiKey, keyRecordRedisKey, parseKeyRecord, revocationChannel } from '../../plugins/core/keys';
+import { eventStreamKey, eventToStreamFields, makeEvent } from '../../plugins/core/events';
+import { LastUsedTracker } from '../src/keys/last-used';
 import { startTestCp, type DbKind, type TestCp } from '../test-support/cp';
 
 export function apiSuite(kind: DbKind): void {
@@ -164,6 +166,23 @@ export function apiSuite(kind: DbKind): void {
       expect(await cp.redis!.exists(stray)).toBe(0);
       expect(parseKeyRecord(await cp.redis!.get(rk))?.key_id).toBe(k.body.key.id);
       expect(await waitFor(() => published.includes('*'))).toBe(true);
+    });
+
+    it('last_used_at follows the gateway auth events', async () => {
+      const k = await cp.call('POST', '/v1/tenants/keys-t/keys', { body: { name: 'used' } });
+      const tracker = new LastUsedTracker('redis://127.0.0.1:6379', cp.prefix, cp.db, 200);
+      try {
+        await tracker.init();
+        const ts = Date.now() - 5_000;
+        const stream = eventStreamKey(cp.prefix);
+        await cp.redis!.xadd(stream, '*', ...eventToStreamFields(makeEvent('auth', ts, 'r1', { outcome: 'allowed', method: 'api_key', tenant_id: 'keys-t', key_id: k.body.key.id })));
+        await cp.redis!.xadd(stream, '*', ...eventToStreamFields(makeEvent('auth', ts + 1000, 'r2', { outcome: 'denied', method: 'api_key', key_id: k.body.key.id })));
+        expect(await tracker.pollOnce(500)).toBe(1);
+        const got = await cp.call('GET', `/v1/keys/${k.body.key.id}`);
+        expect(Date.parse(got.body.last_used_at)).toBe(ts);
+      } finally {
+        await tracker.close();
+      }
     });
 
     it('Idempotency-Key replays creates, refuses reuse with another body, never stores the secret', async () => {
