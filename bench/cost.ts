@@ -27,7 +27,9 @@ function scope(counters: 1 | 4 | 5, tenant: string): BudgetScope {
   return tenantScope({ prefix: PREFIX, tenant_id: tenant, lineage_id: 'lin', budgets, timezone: 'America/New_York', now: Date.now(), default_thresholds: [80, 100], grace_sec: 3600 });
 }
 
-async function run(store: CostStore, sc: BudgetScope): Promise<{ perSec: number; p50: number; p99: number }> {
+async function run(store: CostStore, sc: BudgetScope, n = N, warm = true): Promise<{ perSec: number; p50: number; p99: number }> {
+  if (warm) await run(store, { ...sc, base: `${sc.base}warm:` }, Math.min(1000, n), false); // script load, JIT
+  const N = n;
   let next = 0;
   const lat: number[] = [];
   const t0 = process.hrtime.bigint();
