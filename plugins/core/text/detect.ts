@@ -191,11 +191,9 @@ function classifyRun(t: string, s: number, e: number, out: Raw[], want: Set<Enti
       // A window may not cut a run where it is joined by one of its own separators: the
       // middle of a tracking number or an OID is not a card, phone or IP address.
       if (j - i > 1 && (i > 0 || j < g)) {
-        const inner = new Set<string>();
-        for (let k = i + 1; k < j; k++) inner.add((groups[k] as Group).sepBefore);
         const gi = groups[i] as Group;
-        if (i > 0 && i !== lastEnd && !gi.open && inner.has(gi.sepBefore)) continue;
-        if (j < g && !(groups[j - 1] as Group).close && inner.has((groups[j] as Group).sepBefore)) continue;
+        if (i > 0 && i !== lastEnd && !gi.open && innerHas(groups, i, j, gi.sepBefore)) continue;
+        if (j < g && !(groups[j - 1] as Group).close && innerHas(groups, i, j, (groups[j] as Group).sepBefore)) continue;
       }
       const r = classifyWindow(t, groups, i, j, plus && i === 0, s, want);
       if (r !== undefined) {
@@ -210,10 +208,24 @@ function classifyRun(t: string, s: number, e: number, out: Raw[], want: Set<Enti
   }
 }
 
+/** Is `sep` one of the separators inside the window [i, j)? */
+function innerHas(groups: Group[], i: number, j: number, sep: string): boolean {
+  for (let k = i + 1; k < j; k++) if ((groups[k] as Group).sepBefore === sep) return true;
+  return false;
+}
+
 function classifyWindow(t: string, groups: Group[], i: number, j: number, plus: boolean, runStart: number, want: Set<Entity>): Raw | undefined {
   const n = j - i;
   const first = groups[i] as Group;
   const last = groups[j - 1] as Group;
+  // cheap feasibility check before any allocation: the digit count decides what it could be
+  let D0 = 0;
+  for (let k = i; k < j; k++) D0 += (groups[k] as Group).digits.length;
+  const couldCard = D0 >= 13 && D0 <= 19;
+  const couldSsn = D0 === 9 && (n === 3 || n === 1);
+  const couldIp = n === 4 && D0 <= 12;
+  const couldPhone = D0 >= 7 && D0 <= 15;
+  if (!couldCard && !couldSsn && !couldIp && !couldPhone) return undefined;
   let digits = '';
   const seps: string[] = [];
   // parentheses inside the window (other than around the whole of it)
@@ -232,7 +244,8 @@ function classifyWindow(t: string, groups: Group[], i: number, j: number, plus: 
   const start = plus ? runStart : first.s - (areaParens ? 1 : 0);
   const end = last.e;
   const sameSep = seps.every((x) => x === seps[0]);
-  const before = t.slice(Math.max(0, start - 40), start);
+  let beforeText: string | undefined;
+  const before = (): string => (beforeText ??= t.slice(Math.max(0, start - 40), start));
 
   // credit card
   if (want.has('credit_card') && !plus && !anyParen && D >= 13 && D <= 19 && (n === 1 || (sameSep && (seps[0] === ' ' || seps[0] === '-')))) {
@@ -244,9 +257,9 @@ function classifyWindow(t: string, groups: Group[], i: number, j: number, plus: 
   if (want.has('us_ssn') && !plus && !anyParen) {
     if (n === 3 && sameSep && (seps[0] === '-' || seps[0] === ' ') && ssnValid(first.digits, (groups[i + 1] as Group).digits, last.digits)) {
       // "123 45 6789" with spaces only with context
-      if (seps[0] === '-' || SSN_CONTEXT.test(before)) return { entity: 'us_ssn', s: start, e: end };
+      if (seps[0] === '-' || SSN_CONTEXT.test(before())) return { entity: 'us_ssn', s: start, e: end };
     }
-    if (n === 1 && D === 9 && ssnValid(digits.slice(0, 3), digits.slice(3, 5), digits.slice(5)) && SSN_CONTEXT.test(before)) return { entity: 'us_ssn', s: start, e: end };
+    if (n === 1 && D === 9 && ssnValid(digits.slice(0, 3), digits.slice(3, 5), digits.slice(5)) && SSN_CONTEXT.test(before())) return { entity: 'us_ssn', s: start, e: end };
   }
   // IPv4
   if (want.has('ip_address') && n === 4 && !plus && !anyParen && seps.every((x) => x === '.')) {
@@ -255,11 +268,11 @@ function classifyWindow(t: string, groups: Group[], i: number, j: number, plus: 
       const d = (groups[k] as Group).digits;
       if (d.length > 3 || +d > 255 || (d.length > 1 && d[0] === '0')) ok = false;
     }
-    if (ok && !VERSION_CONTEXT.test(before)) return { entity: 'ip_address', s: start, e: end };
+    if (ok && !VERSION_CONTEXT.test(before())) return { entity: 'ip_address', s: start, e: end };
   }
   // phone
   if (want.has('phone') && D >= 7 && D <= 15) {
-    if (NOT_PHONE_CONTEXT.test(before) && !PHONE_CONTEXT.test(before)) return undefined;
+    if (NOT_PHONE_CONTEXT.test(before()) && !PHONE_CONTEXT.test(before())) return undefined;
     const lens = groups.slice(i, j).map((x) => x.digits.length);
     const sepOk = seps.every((x) => x === ' ' || x === '-' || x === '.' || x === ')' || x === ' -' || x === '- ' || x === ' - ') && (seps.filter((x) => x === '.').length === 0 || seps.every((x) => x === '.'));
     if (!sepOk) return undefined;
@@ -278,7 +291,7 @@ function classifyWindow(t: string, groups: Group[], i: number, j: number, plus: 
       if (!/^(?:19|20)\d\d$/.test(last.digits) || n > 3) return { entity: 'phone', s: start, e: end };
     }
     // bare 10 digits or other shapes only next to a phone word
-    if (D >= 10 && D <= 11 && PHONE_CONTEXT.test(before) && (nanp(digits) || (D === 11 && digits[0] === '1' && nanp(digits.slice(1))) || digits[0] === '0')) return { entity: 'phone', s: start, e: end };
+    if (D >= 10 && D <= 11 && PHONE_CONTEXT.test(before()) && (nanp(digits) || (D === 11 && digits[0] === '1' && nanp(digits.slice(1))) || digits[0] === '0')) return { entity: 'phone', s: start, e: end };
   }
   return undefined;
 }
@@ -286,14 +299,21 @@ function classifyWindow(t: string, groups: Group[], i: number, j: number, plus: 
 // ---------------------------------------------------------------------------------------------
 // IBAN
 
-const IBAN_CANDIDATE = /(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){10,32}/g;
+const IBAN_CANDIDATE = /[A-Z]{2}\d{2}(?: ?[A-Z0-9]){10,32}/g;
 
 function findIbans(t: string, out: Raw[]): void {
   IBAN_CANDIDATE.lastIndex = 0;
   for (let m = IBAN_CANDIDATE.exec(t); m !== null; m = IBAN_CANDIDATE.exec(t)) {
     const s = m.index;
+    if (s > 0 && isAlnum(t.charCodeAt(s - 1))) {
+      IBAN_CANDIDATE.lastIndex = s + 1;
+      continue;
+    }
     const len = IBAN_LENGTHS[t.slice(s, s + 2)];
-    if (len === undefined) continue;
+    if (len === undefined) {
+      IBAN_CANDIDATE.lastIndex = s + 1;
+      continue;
+    }
     // take exactly `len` alphanumerics (the match may run into a following word)
     let compact = '';
     let k = s;
@@ -303,31 +323,52 @@ function findIbans(t: string, out: Raw[]): void {
       if (c !== ' ') compact += c;
       k++;
     }
-    if (compact.length !== len) continue;
     // must end at a boundary
     const after = t.charCodeAt(k);
-    if (k < t.length && ((after >= 48 && after <= 57) || (after >= 65 && after <= 90) || (after >= 97 && after <= 122))) continue;
-    if (ibanValid(compact)) {
+    if (compact.length === len && !(k < t.length && ((after >= 48 && after <= 57) || (after >= 65 && after <= 90) || (after >= 97 && after <= 122))) && ibanValid(compact)) {
       out.push({ entity: 'iban', s, e: k });
       IBAN_CANDIDATE.lastIndex = k;
-    }
+    } else IBAN_CANDIDATE.lastIndex = s + 1;
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // IPv6
 
-const IPV6_CANDIDATE = /(?<![\w:.])(?:[0-9A-Fa-f]{1,4}|(?=::))(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.\d{1,3}){0,3}(?![\w:])/g;
+function isHex(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
+}
+function isWordChar(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
+}
 
+/** IPv6: look only around ':' (rare in prose), take the maximal hex/colon run, validate it. */
 function findIpv6(t: string, out: Raw[]): void {
-  IPV6_CANDIDATE.lastIndex = 0;
-  for (let m = IPV6_CANDIDATE.exec(t); m !== null; m = IPV6_CANDIDATE.exec(t)) {
-    const v = m[0];
-    if (!isIPv6(v)) continue;
-    const parts = v.split(':').filter((x) => x.length > 0);
-    // skip trivially short forms (::1, a::b) and times: need ≥ 3 groups and a digit somewhere
-    if (parts.length < 3 || !/\d/.test(v)) continue;
-    out.push({ entity: 'ip_address', s: m.index, e: m.index + v.length });
+  const len = t.length;
+  let p = t.indexOf(':');
+  while (p !== -1) {
+    const before = p > 0 ? t.charCodeAt(p - 1) : 0;
+    const after = p + 1 < len ? t.charCodeAt(p + 1) : 0;
+    if (!((isHex(before) || before === 58) && (isHex(after) || after === 58))) {
+      p = t.indexOf(':', p + 1);
+      continue;
+    }
+    let s = p;
+    while (s > 0 && (isHex(t.charCodeAt(s - 1)) || t.charCodeAt(s - 1) === 58) && p - s < 45) s--;
+    let e = p + 1;
+    while (e < len && (isHex(t.charCodeAt(e)) || t.charCodeAt(e) === 58 || t.charCodeAt(e) === 46) && e - s < 45) e++;
+    while (e > p + 1 && t.charCodeAt(e - 1) === 46) e--; // trailing sentence dot
+    if (t.charCodeAt(e - 1) === 58 && t.charCodeAt(e - 2) !== 58) e--; // "addr fe80::1:" → drop the lone trailing ':'
+    const leftOk = s === 0 || !(isWordChar(t.charCodeAt(s - 1)) || t.charCodeAt(s - 1) === 46);
+    const rightOk = e >= len || !(isWordChar(t.charCodeAt(e)) || t.charCodeAt(e) === 58);
+    const v = t.slice(s, e);
+    if (leftOk && rightOk && isIPv6(v)) {
+      let groups = 0;
+      for (const part of v.split(':')) if (part.length > 0) groups++;
+      // skip trivially short forms (::1, a::b) and times: need ≥ 3 groups and a digit somewhere
+      if (groups >= 3 && /\d/.test(v)) out.push({ entity: 'ip_address', s, e });
+    }
+    p = t.indexOf(':', Math.max(e, p + 1));
   }
 }
 
@@ -386,7 +427,8 @@ function findApiKeys(t: string, out: Raw[]): void {
   }
 }
 
-const SECRET = /(?<![A-Za-z0-9])(?:api[_ -]?key|apikey|secret(?:[_ -]?key)?|client[_ -]?secret|access[_ -]?(?:token|key)|auth[_ -]?token|refresh[_ -]?token|token|passwd|password|pwd|passphrase|private[_ -]?key|bearer|credentials?)(?:["'`\]]{0,2})[ \t]{0,4}(?:[:=]|=>|\bis\b|\bwas\b|\bto\b)?[ \t]{0,4}["'`]?([A-Za-z0-9_\-+/=.~!@#$%^&*]{8,200})/gi;
+const SECRET_STEMS = /api|secret|client|access|auth|refresh|token|pass|pwd|private|bearer|credential/gi;
+const SECRET = /(?<![A-Za-z0-9])(?:api[_ -]?key|apikey|secret(?:[_ -]?key)?|client[_ -]?secret|access[_ -]?(?:token|key)|auth[_ -]?token|refresh[_ -]?token|token|passwd|password|pwd|passphrase|private[_ -]?key|bearer|credentials?)(?:["'`\]]{0,2})[ \t]{0,4}(?:[:=]|=>|\bis\b|\bwas\b|\bto\b)?[ \t]{0,4}["'`]?([A-Za-z0-9_\-+/=.~!@#$%^&*]{8,200})/iy;
 
 function looksLikePlaceholder(v: string): boolean {
   if (/^[A-Z0-9_]+$/.test(v) && /[A-Z]/.test(v) && v.includes('_')) return true; // YOUR_API_KEY
@@ -396,19 +438,26 @@ function looksLikePlaceholder(v: string): boolean {
 }
 
 function findSecrets(t: string, out: Raw[]): void {
-  SECRET.lastIndex = 0;
-  for (let m = SECRET.exec(t); m !== null; m = SECRET.exec(t)) {
+  // Keyword stems first (one scan), then the full pattern, anchored, at each.
+  SECRET_STEMS.lastIndex = 0;
+  let done = 0;
+  for (let st = SECRET_STEMS.exec(t); st !== null; st = SECRET_STEMS.exec(t)) {
+    if (st.index < done) continue;
+    SECRET.lastIndex = st.index;
+    const m = SECRET.exec(t);
+    if (m === null) continue;
     let v = m[1] as string;
     // trailing sentence punctuation is not part of the value
     while (v.length > 0 && /[.!,]$/.test(v)) v = v.slice(0, -1);
-    if (v.length < 8) continue;
-    if (looksLikePlaceholder(v)) continue;
+    if (v.length < 8 || looksLikePlaceholder(v)) continue;
     const classes = charClasses(v);
     const h = shannonEntropy(v);
     const strong = (classes >= 3 && h >= 2.4) || (classes >= 2 && v.length >= 10 && h >= 3.0) || (v.length >= 20 && h >= 3.3);
     if (!strong) continue;
     const s = m.index + m[0].length - (m[1] as string).length;
     out.push({ entity: 'secret', s, e: s + v.length });
+    done = s + v.length;
+    SECRET_STEMS.lastIndex = done;
   }
 }
 

@@ -49,6 +49,8 @@ describe('normalise', () => {
 
   it('maps dash look-alikes to hyphen-minus', () => {
     expect(normalise('555\u2013123\u20144567 \u22121').text).toBe('555-123-4567 -1');
+    // between words a dash is left alone (nothing a detector needs; keeps prose on the fast path)
+    expect(normalise('fast\u2014really fast').changed).toBe(false);
   });
 
   it('keeps other scripts intact', () => {

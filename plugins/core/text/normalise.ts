@@ -221,6 +221,8 @@ class MappedText implements Normalised {
  * Normalise `text` for detection. ASCII-only input returns the same string with an identity map.
  */
 export function normalise(text: string): Normalised {
+  // UTF-8 length equals the UTF-16 length exactly when every unit is ASCII (a native scan).
+  if (Buffer.byteLength(text, 'utf8') === text.length) return new IdentityMap(text);
   NON_ASCII.lastIndex = 0;
   const first = NON_ASCII.exec(text);
   if (first === null) return new IdentityMap(text);
@@ -328,9 +330,17 @@ function nextSpecial(text: string, i: number, len: number): number {
     if (c >= 0xd800 && c <= 0xdfff) return i;
     const k = BMP_CLASS[c] as number;
     if (k === SAME || (k === UNKNOWN && classify(c) === SAME)) continue;
+    // A dash between words changes nothing a detector sees: fold it only next to a digit
+    // (phone/card separators), which keeps typical prose (em dashes) on the identity path.
+    if (c >= 0x2010 && c <= 0x2015 && !isDigitAt(text, i - 1) && !isDigitAt(text, i + 1) && !isDigitAt(text, i + 2) && !isDigitAt(text, i - 2)) continue;
     return i;
   }
   return len;
+}
+
+function isDigitAt(text: string, i: number): boolean {
+  const c = text.charCodeAt(i); // NaN outside the string
+  return (c >= 48 && c <= 57) || (c >= 0xff10 && c <= 0xff19);
 }
 
 function grownInt32(a: Int32Array, cap: number): Int32Array<ArrayBuffer> {
