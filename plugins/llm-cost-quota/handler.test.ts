@@ -66,7 +66,7 @@ function call(path: string, tenant: string, budgets: Record<string, number>, bod
   });
 }
 
-async function until<T>(fn: () => Promise<T> | T, ok: (v: T) => boolean, what: string, ms = 15_000): Promise<T> {
+async function until<T>(fn: () => Promise<T> | T, ok: (v: T) => boolean, what: string, ms = 25_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn();
@@ -195,7 +195,7 @@ describe('llm-cost-quota through the Kong-protocol host', () => {
     expect(usage.filter((e) => e.outcome === 'denied')).toHaveLength(100);
     expect(usage.filter((e) => e.outcome === 'actual' && e.cost_nano === '150000' && e.prompt_tokens === '100' && e.completion_tokens === '50' && e.status === '200')).toHaveLength(110);
     expect(evs.length).toBeGreaterThan(0);
-  });
+  }, 60_000);
 
   it('access makes at most 2 PDK calls on the way through (identity read + headers)', async () => {
     const r = await call('/usage/chat/completions', 'pdk-tenant', { tenant_daily_nano: usdToNano(1) });
