@@ -2,8 +2,9 @@
  * bench/redact: detection quality and speed of plugins/core/text + llm-output-redact.
  *
  *  1. Precision / recall per entity on the labelled corpus (test/data/pii/corpus.jsonl — the set
- *     the detectors were tuned on) and on a held-out corpus from the same generator with another
- *     seed (same templates, fresh values: it tests values, not phrasing).
+ *     the detectors were tuned on), on a held-out corpus from the same generator with another
+ *     seed (same templates, fresh values: it tests values, not phrasing), and on hand-written
+ *     LLM-style answers (test/data/pii/handwritten.jsonl: other phrasing, other formats).
  *  2. Side by side with redact-pii (SyncRedactor at its defaults, no cloud calls): recall per
  *     shared entity measured the same way for both ("the labelled value is gone from the output"),
  *     and how many entity-free documents each one alters.
@@ -21,7 +22,7 @@ import { SyncRedactor } from 'redact-pii';
 import type { Entity } from '../plugins/core/text/detect';
 import { redact, type RedactPolicy } from '../plugins/core/text/redact';
 import { buildCorpus, type LabelledDoc } from '../test/data/pii/generate';
-import { loadCorpus, score } from '../test/data/pii/evaluate';
+import { loadCorpus, loadHandwritten, score } from '../test/data/pii/evaluate';
 import { benchLine, stats } from './lib';
 
 const ALL: RedactPolicy = {
@@ -54,6 +55,9 @@ const tuning = loadCorpus();
 const heldOut = buildCorpus(97, 2000);
 const qTuning = qualityTable('Detection on the tuning corpus (test/data/pii/corpus.jsonl)', tuning);
 const qHeld = qualityTable('Detection on a held-out corpus (same generator, seed 97)', heldOut);
+const handwritten = loadHandwritten();
+const qHand = qualityTable('Detection on hand-written LLM-style answers (test/data/pii/handwritten.jsonl)', handwritten);
+for (const m of score(handwritten).misses) console.log(`  ${m.kind} ${m.entity}: ${JSON.stringify(m.text)}`);
 
 // ── 2. side by side with redact-pii ───────────────────────────────────────────────────────────
 const peer = new SyncRedactor();
@@ -195,6 +199,7 @@ void (async () => {
   benchLine('redact', {
     quality_tuning: qTuning,
     quality_held_out: qHeld,
+    quality_handwritten: qHand,
     peer: 'redact-pii@3.4.0',
     recall_vs_peer: Object.fromEntries(SHARED.map((e) => [e, { ours: +(oursR.perEntity[e] ?? 0).toFixed(4), peer: +(peerR.perEntity[e] ?? 0).toFixed(4) }])),
     clean_docs_altered: { ours: oursR.alteredClean, peer: peerR.alteredClean, of: oursR.cleanDocs },

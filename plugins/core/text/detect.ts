@@ -126,10 +126,10 @@ interface Group {
   close: boolean; // followed by ')'
 }
 
-const VERSION_CONTEXT = /(?:\b(?:v|ver|version|versions|release|released|releases|rel|build|builds|upgrade|upgraded|upgrading|update|updated|updating|bump|bumped|changelog|tag|tagged|firmware|kernel|patch|sdk|node|python|java|chrome|firefox|ios|android|windows|macos)\b[^.\n]{0,20}|[vV])$/i;
+const VERSION_CONTEXT = /(?:\b(?:v|ver|version|versions|release|released|releases|rel|build|builds|upgrade|upgraded|upgrading|update|updated|updating|bump|bumped|changelog|tag|tagged|firmware|bootloader|bios|driver|kernel|patch|sdk|library|package|plugin|runtime|revision|rev|node|python|java|chrome|firefox|ios|android|windows|macos)\b(?:(?!\.\s)[^\n]){0,40}|[vV])$/i;
 const SSN_CONTEXT = /\b(?:ssn|ss#|social security(?: number| no\.?)?|soc\.? sec\.?)\b[\s:#.-]{0,12}(?:is\s+)?$/i;
 const PHONE_CONTEXT = /\b(?:phone|tel|telephone|call|mobile|cell|fax|whatsapp|sms|text|ring|dial|reach (?:me|us|him|her) at|contact)\b[^\n]{0,20}$/i;
-const NOT_PHONE_CONTEXT = /\b(?:isbn(?:-1[03])?|tracking|track|awb|waybill|shipment|parcel|invoice|order|serial|sku|part|model|ref|reference|account|acct|routing|iban|id|no\.?|number)\b[\s:#.-]{0,4}$/i;
+const NOT_PHONE_CONTEXT = /(?:\b(?:isbn(?:-1[03])?|tracking|awb|waybill|shipment|parcel|invoice|order|serial|sku)\b(?:(?!\.\s)[^\n]){0,30}|\b(?:track|part|model|ref|reference|account|acct|routing|iban|id|no\.?|number)\b[\s:#.-]{0,4})$/i;
 
 function findNumbers(t: string, out: Raw[], want: Set<Entity>): void {
   NUM_CANDIDATE.lastIndex = 0;
@@ -428,7 +428,7 @@ function findApiKeys(t: string, out: Raw[]): void {
 }
 
 const SECRET_STEMS = /api|secret|client|access|auth|refresh|token|pass|pwd|private|bearer|credential/gi;
-const SECRET = /(?<![A-Za-z0-9])(?:api[_ -]?key|apikey|secret(?:[_ -]?key)?|client[_ -]?secret|access[_ -]?(?:token|key)|auth[_ -]?token|refresh[_ -]?token|token|passwd|password|pwd|passphrase|private[_ -]?key|bearer|credentials?)(?:["'`\]]{0,2})[ \t]{0,4}(?:[:=]|=>|\bis\b|\bwas\b|\bto\b)?[ \t]{0,4}["'`]?([A-Za-z0-9_\-+/=.~!@#$%^&*]{8,200})/iy;
+const SECRET = /(?<![A-Za-z0-9])(?:api[_ -]?key|apikey|secret(?:[_ -]?key)?|client[_ -]?secret|access[_ -]?(?:token|key)|auth[_ -]?token|refresh[_ -]?token|token|passwd|password|pwd|passphrase|private[_ -]?key|bearer|credentials?)(?:["'`\]]{0,2})[ \t]{0,4}(?:[:=]|=>|\b(?:is(?: now)?|was|now|(?:is |has been |was )?(?:set|changed|reset) to|to|will be)\b)?[ \t]{0,4}["'`]?([A-Za-z0-9_\-+/=.~!@#$%^&*]{8,200})/iy;
 
 function looksLikePlaceholder(v: string): boolean {
   if (/^[A-Z0-9_]+$/.test(v) && /[A-Z]/.test(v) && v.includes('_')) return true; // YOUR_API_KEY

@@ -59,3 +59,24 @@ export function score(
   }));
   return { perEntity, misses };
 }
+
+/**
+ * Hand-written, LLM-answer-like texts (test/data/pii/handwritten.jsonl) written separately from
+ * the generator's templates: `entities` list values; spans are their occurrences in order.
+ */
+export function loadHandwritten(): LabelledDoc[] {
+  return readFileSync(join(__dirname, 'handwritten.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l, id) => {
+      const d = JSON.parse(l) as { text: string; entities: Array<{ entity: Entity; value: string }> };
+      const from = new Map<string, number>();
+      const labels = d.entities.map((e) => {
+        const start = d.text.indexOf(e.value, from.get(e.value) ?? 0);
+        if (start < 0) throw new Error(`handwritten #${id}: value not in text`);
+        from.set(e.value, start + e.value.length);
+        return { entity: e.entity, start, end: start + e.value.length };
+      });
+      return { id, text: d.text, labels };
+    });
+}
