@@ -76,6 +76,11 @@ describe('planning', () => {
     expect(alone.tenant.writeRecord).toBe(false);
   });
 
+  it('an unknown algorithm name in the identity falls back to the configured one', () => {
+    const p = planRequest(config({ algorithm: 'gcra' }), subject({ limits: { requests_per_minute: 5, algorithm: 'leaky' as never } }), compileWeights({}));
+    expect(p.tenant.dims[0]?.alg).toBe('gc');
+  });
+
   it('global limits are a second call with their own hash tag; the tenant record is kept for a rollback', () => {
     const p = planRequest(config({ global_limits: { requests_per_second: 100 } }), subject({ limits: { requests_per_minute: 5 } }), compileWeights({}));
     expect(p.global?.stateKey).toBe('llg:{global}:rl:state');

@@ -177,7 +177,9 @@ function buildCall(
   canSettle: boolean,
   forceRecord: boolean,
 ): CallPlan {
-  const algorithm: Algorithm = limits.algorithm ?? cfg.algorithm ?? 'sliding_window';
+  // An identity from elsewhere may carry an unknown algorithm name: fall back to the config's.
+  const named = limits.algorithm && limits.algorithm in ALG_CODE ? limits.algorithm : undefined;
+  const algorithm: Algorithm = named ?? (cfg.algorithm in ALG_CODE ? cfg.algorithm : 'sliding_window');
   const slotMs = (cfg.concurrency_slot_ttl_sec ?? 600) * 1000;
   const dims: PlannedDim[] = [];
   let recordTtl = 60_000;

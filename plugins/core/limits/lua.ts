@@ -186,7 +186,7 @@ for i = 1, n do
       if cost > l then rtry = p else rtry = math.ceil(new_tat - p - now) end
       if rtry < 1 then rtry = 1 end
     end
-  else -- cc
+  elseif alg == 'cc' then
     redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
     local inflight = redis.call('ZCARD', KEYS[3])
     reset = 0
@@ -197,6 +197,9 @@ for i = 1, n do
       ok, remaining = false, 0
       rtry = math.min(1000, p)
     end
+  else
+    if write_record then redis.call('DEL', KEYS[1]) end
+    return redis.error_reply('ERR unknown limit algorithm')
   end
   if ok then cost_ok[i] = cost else cost_ok[i] = 0 end
   rem[i], rst[i] = remaining, reset
@@ -281,7 +284,7 @@ for i = 1, n do
         if ttl + slack(p) > keep then keep = ttl + slack(p) end
       else sets[#sets + 1] = '' end
     end
-  else
+  elseif alg == 'cc' then
     redis.call('ZREM', KEYS[3], rid)
   end
 end
