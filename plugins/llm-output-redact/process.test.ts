@@ -54,6 +54,21 @@ describe('JSON responses', () => {
     expect(r.usage).toEqual({ prompt_tokens: 5, completion_tokens: 9, total_tokens: 14 });
   });
 
+  it('drops logprobs once something was redacted (they spell the completion token by token)', () => {
+    const lp = { content: [{ token: 'bob', logprob: -0.1 }, { token: '@example.com', logprob: -0.2 }] };
+    const o = json(run(chatJson('bob@example.com', { choices: [{ index: 0, message: { role: 'assistant', content: 'bob@example.com' }, logprobs: lp, finish_reason: 'stop' }] })).body);
+    expect(o.choices[0].logprobs).toBeNull();
+    expect(JSON.stringify(o)).not.toContain('bob');
+    // clean answers keep them
+    expect(run(chatJson('hello', { choices: [{ index: 0, message: { role: 'assistant', content: 'hello' }, logprobs: lp, finish_reason: 'stop' }] })).action).toBe('pass');
+  });
+
+  it('n > 1: every choice is redacted, numbering shared', () => {
+    const doc = { choices: [0, 1, 2].map((i) => ({ index: i, message: { role: 'assistant', content: i === 1 ? 'x ann@example.com' : 'y bob@example.com' } })) };
+    const o = json(run(JSON.stringify(doc)).body);
+    expect(o.choices.map((c: any) => c.message.content)).toEqual(['y [EMAIL_1]', 'x [EMAIL_2]', 'y [EMAIL_1]']);
+  });
+
   it('block → 502 OpenAI error, nothing of the content in it', () => {
     const p = prepare(config({ entities: { private_key: 'block' } }));
     const d = run(chatJson('-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----'), jsonHeaders, {}, p);
@@ -131,6 +146,21 @@ describe('SSE responses', () => {
     expect(out.endsWith('data: [DONE]\n\n')).toBe(true);
     expect(out).not.toMatch(/bob|exam|ple\.com/);
     expect(d.event).toMatchObject({ format: 'sse', n_email: 1 });
+  });
+
+  it('SSE with two choices interleaved: each rebuilt on its own; logprobs dropped', () => {
+    const ev = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
+    const d = (i: number, content: string) => ({ choices: [{ index: i, delta: { content }, logprobs: { content: [{ token: content, logprob: -1 }] } }] });
+    const body = ev(d(0, 'a bob@')) + ev(d(1, 'b ann@ex')) + ev(d(0, 'example.com')) + ev(d(1, 'ample.com')) + 'data: [DONE]\n\n';
+    const out = (run(body, sseHeaders).body as Buffer).toString();
+    const per: string[] = ['', ''];
+    for (const b of out.split('\n\n')) {
+      if (!b.startsWith('data: {')) continue;
+      const o = JSON.parse(b.slice(6));
+      per[o.choices[0].index] += o.choices[0].delta.content;
+      expect(o.choices[0].logprobs).toBeNull();
+    }
+    expect(per).toEqual(['a [EMAIL_1]', 'b [EMAIL_2]']);
   });
 
   it('keeps CRLF framing', () => {

@@ -225,6 +225,23 @@ function redactJsonDocument(obj: Json, scan: Scan): boolean {
   return changed;
 }
 
+/**
+ * Token log-probabilities spell the completion out token by token: once anything was redacted,
+ * they would give it back, so they are dropped (set to null) from every choice.
+ */
+function dropLogprobs(obj: Json): boolean {
+  let changed = false;
+  if (Array.isArray(obj.choices)) {
+    for (const c of obj.choices) {
+      if (isObj(c) && c.logprobs !== undefined && c.logprobs !== null) {
+        c.logprobs = null;
+        changed = true;
+      }
+    }
+  }
+  return changed;
+}
+
 // ---------------------------------------------------------------------------------------------
 // SSE
 
@@ -408,6 +425,7 @@ export function processResponse(p: Prepared, input: ResponseInput): ResponseDeci
     usage = usageFrom(obj.usage, obj.model);
     if (scan) {
       redactJsonDocument(obj, scan);
+      if (scan.changed) dropLogprobs(obj);
       if (scan.changed && !scan.blocked) body = JSON.stringify(obj);
     }
   } else {
@@ -477,6 +495,7 @@ export function processResponse(p: Prepared, input: ResponseInput): ResponseDeci
       }
     }
     if (scan) redactStreams(streams, scan);
+    if (scan?.changed) for (const ev of events) if (ev.json && dropLogprobs(ev.json)) ev.modified = true;
     if ((scan?.changed && !scan.blocked) || usageDropped) {
       let out = '';
       for (const ev of events) out += serialiseEvent(ev);
