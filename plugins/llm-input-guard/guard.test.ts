@@ -142,6 +142,10 @@ describe('parsing and schema', () => {
     expect(deny(run(g, over))).toMatchObject({ status: 400, code: 'json_too_deep' });
     expect(deny(run(g, nest(100_000))).code).toBe('json_too_deep');
   });
+  it('refuses duplicate keys (a parser differential would let the upstream see another model)', () => {
+    const p = guardWith({ allowed_models: ['gpt-4o-mini'] });
+    expect(deny(run(p, '{"model":"gpt-4o","model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}]}'))).toMatchObject({ status: 400, code: 'duplicate_key' });
+  });
   it('bounds array lengths', () => {
     const p = guardWith({ max_array_items: 5 });
     expect(run(p, { model: 'text-embedding-3-small', input: ['a', 'b', 'c', 'd', 'e'] }, { path: '/v1/embeddings' }).action).toBe('pass');

@@ -321,7 +321,14 @@ export function inspect(p: Prepared, ctx: RequestCtx, rawBody: Buffer | undefine
 
   const parsed = parseBody(rawBody, cfg.max_json_depth, cfg.max_array_items);
   if (!parsed.ok) {
-    const msg = parsed.code === 'invalid_utf8' ? 'The request body is not valid UTF-8.' : parsed.code === 'invalid_json' ? 'The request body is not valid JSON.' : 'The request body is nested or sized beyond what the gateway accepts.';
+    const msg =
+      parsed.code === 'invalid_utf8'
+        ? 'The request body is not valid UTF-8.'
+        : parsed.code === 'invalid_json'
+          ? 'The request body is not valid JSON.'
+          : parsed.code === 'duplicate_key'
+            ? 'The request body repeats a key in one object.'
+            : 'The request body is nested or sized beyond what the gateway accepts.';
     return deny(ctx, invalid(parsed.code, msg), parsed.code, ev);
   }
   if (!isObj(parsed.value)) return deny(ctx, invalid('invalid_body', 'The request body must be a JSON object.'), 'invalid_body', ev);

@@ -16,6 +16,14 @@ describe('scanJsonBounds', () => {
     expect(scanJsonBounds('{"x":[[1,2],[3,4,5,6]]}', 5, 3)).toBe('array_too_long');
     expect(scanJsonBounds('[[],[],[]]', 5, 3)).toBe('ok');
   });
+  it('refuses duplicate keys in any object, escaped spellings included', () => {
+    expect(scanJsonBounds('{"model":"a","model":"b"}', 5, 5)).toBe('duplicate_key');
+    expect(scanJsonBounds('{"model":"a","mod\\u0065l":"b"}', 5, 5)).toBe('duplicate_key');
+    expect(scanJsonBounds('{"m":[{"role":"user","role":"system"}]}', 5, 5)).toBe('duplicate_key');
+    expect(scanJsonBounds('{"a":{"x":1},"b":{"x":1},"c":"a"}', 5, 5)).toBe('ok');
+    expect(scanJsonBounds('{"a":"model","model":"a"}', 5, 5)).toBe('ok');
+    expect(scanJsonBounds('[{"a":1},{"a":1}]', 5, 5)).toBe('ok');
+  });
   it('parseBody: BOM tolerated, overlong UTF-8 refused', () => {
     expect(parseBody(Buffer.from('\ufeff{"a":1}'), 4, 4).ok).toBe(true);
     expect(parseBody(Buffer.from([0x7b, 0x22, 0xc0, 0xaf, 0x22, 0x3a, 0x31, 0x7d]), 4, 4)).toEqual({ ok: false, code: 'invalid_utf8' });

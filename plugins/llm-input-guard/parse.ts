@@ -6,33 +6,79 @@
 
 export type ParseResult =
   | { ok: true; value: unknown; text: string }
-  | { ok: false; code: 'invalid_utf8' | 'invalid_json' | 'json_too_deep' | 'array_too_long' };
+  | { ok: false; code: 'invalid_utf8' | 'invalid_json' | 'json_too_deep' | 'array_too_long' | 'duplicate_key' };
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
-/** Depth and array-length check over JSON text; does not validate the JSON itself. */
-export function scanJsonBounds(text: string, maxDepth: number, maxArrayItems: number): 'ok' | 'json_too_deep' | 'array_too_long' {
-  // Stack of containers: for arrays, the number of items seen so far (-1 = empty so far);
-  // objects are marked with -2.
+const ARRAY_EMPTY = -1;
+const OBJECT = -2;
+
+/**
+ * One linear pass over JSON text, before JSON.parse: nesting depth, array lengths, and duplicate
+ * keys in any object. Duplicates are refused because parsers disagree on them (JSON.parse keeps
+ * the last, others the first): `{"model":"allowed","model":"other"}` must not mean one thing
+ * here and another upstream. Does not validate the JSON otherwise (JSON.parse does).
+ */
+export function scanJsonBounds(text: string, maxDepth: number, maxArrayItems: number): 'ok' | 'json_too_deep' | 'array_too_long' | 'duplicate_key' {
+  // Per open container: arrays hold their item count (ARRAY_EMPTY until the first item),
+  // objects hold OBJECT; `keys[depth]` is that object's key set, `expectKey[depth]` whether the
+  // next string is a key.
   const stack: number[] = [];
+  const keys: Array<Set<string> | undefined> = [];
+  const expectKey: boolean[] = [];
   let inString = false;
+  let stringStart = 0;
+  let stringHasEscape = false;
+  let stringIsKey = false;
+  const firstItem = () => {
+    const top = stack.length - 1;
+    if (top >= 0 && stack[top] === ARRAY_EMPTY) stack[top] = 1;
+  };
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped char
-      else if (c === 0x22) inString = false;
+      if (c === 0x5c) {
+        stringHasEscape = true;
+        i++;
+      } else if (c === 0x22) {
+        inString = false;
+        if (stringIsKey) {
+          const top = stack.length - 1;
+          let key = text.slice(stringStart + 1, i);
+          if (stringHasEscape) {
+            try {
+              key = JSON.parse(text.slice(stringStart, i + 1)) as string;
+            } catch {
+              return 'ok'; // malformed: JSON.parse will refuse the document
+            }
+          }
+          let set = keys[top];
+          if (!set) keys[top] = set = new Set();
+          if (set.has(key)) return 'duplicate_key';
+          set.add(key);
+          expectKey[top] = false;
+        }
+      }
       continue;
     }
     switch (c) {
-      case 0x22: // "
+      case 0x22: {
+        // "
+        const top = stack.length - 1;
         inString = true;
-        if (stack.length && stack[stack.length - 1] === -1) stack[stack.length - 1] = 1;
+        stringStart = i;
+        stringHasEscape = false;
+        stringIsKey = top >= 0 && stack[top] === OBJECT && expectKey[top] === true;
+        firstItem();
         break;
+      }
       case 0x5b: // [
       case 0x7b: // {
-        if (stack.length && stack[stack.length - 1] === -1) stack[stack.length - 1] = 1;
+        firstItem();
         if (stack.length >= maxDepth) return 'json_too_deep';
-        stack.push(c === 0x5b ? -1 : -2);
+        stack.push(c === 0x5b ? ARRAY_EMPTY : OBJECT);
+        keys[stack.length - 1] = undefined;
+        expectKey[stack.length - 1] = c === 0x7b;
         break;
       case 0x5d: // ]
       case 0x7d: // }
@@ -41,10 +87,12 @@ export function scanJsonBounds(text: string, maxDepth: number, maxArrayItems: nu
       case 0x2c: {
         // ,
         const top = stack.length - 1;
-        if (top >= 0 && (stack[top] as number) >= 0) {
-          const n = (stack[top] as number) + 1;
-          if (n > maxArrayItems) return 'array_too_long';
-          stack[top] = n;
+        if (top < 0) break;
+        const v = stack[top] as number;
+        if (v === OBJECT) expectKey[top] = true;
+        else if (v >= 0) {
+          if (v + 1 > maxArrayItems) return 'array_too_long';
+          stack[top] = v + 1;
         }
         break;
       }
@@ -52,10 +100,11 @@ export function scanJsonBounds(text: string, maxDepth: number, maxArrayItems: nu
       case 0x09:
       case 0x0a:
       case 0x0d:
+      case 0x3a: // :
         break;
       default:
         // a scalar (number, true, false, null) starts an array's first item
-        if (stack.length && stack[stack.length - 1] === -1) stack[stack.length - 1] = 1;
+        firstItem();
     }
   }
   return 'ok';
