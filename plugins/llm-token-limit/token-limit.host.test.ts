@@ -212,12 +212,13 @@ describe('token reservations', () => {
   it('50 concurrent requests whose reservations pass tokens/min: admitted ones never exceed it; the refund after settling is usable', async () => {
     const t = 'tenant-tok';
     const limits = { tokens_per_minute: 10_000 };
-    const send = () => post('/tok', { 'x-test-llm-request': llmRequest(t, limits, `r-${++rid}`) });
+    // the upstream answers slowly, so no reservation is settled while the burst is decided
+    const send = (delay = '1500') => post('/tok', { 'x-test-llm-request': llmRequest(t, limits, `r-${++rid}`), 'x-mock-delay-ms': delay });
     // each reserves 100 + 400 × 2 = 900: 11 fit in 10 000
-    expect(await burst(50, send)).toEqual({ 200: 11, 429: 39 });
+    expect(await burst(50, () => send())).toEqual({ 200: 11, 429: 39 });
     // settled in the log phase to the actual 100 tokens each: 10 000 − 1 100 = 8 900 → 9 more fit
     await until(() => redis.keys(`${prefix}{${t}}:rl:res:*`), (k) => k.length === 0);
-    expect(await burst(50, send)).toEqual({ 200: 9, 429: 41 });
+    expect(await burst(50, () => send())).toEqual({ 200: 9, 429: 41 });
   });
 
   it('model weights multiply the reservation (GCRA); an upstream 5xx refunds it; 2xx without usage keeps it', async () => {
@@ -225,7 +226,7 @@ describe('token reservations', () => {
     const limits = { tokens_per_minute: 10_000 };
     const send = (h: Record<string, string> = {}) => post('/tokw', { 'x-test-llm-request': llmRequest(t, limits, `r-${++rid}`, { model: 'big-model' }), ...h });
     // 900 × 2 = 1 800: 5 fit; all five fail upstream (500) → refunded
-    expect(await burst(8, () => send({ 'x-mock-status': '500' }))).toEqual({ 500: 5, 429: 3 });
+    expect(await burst(8, () => send({ 'x-mock-status': '500', 'x-mock-delay-ms': '1500' }))).toEqual({ 500: 5, 429: 3 });
     await until(() => redis.keys(`${prefix}{${t}}:rl:res:*`), (k) => k.length === 0);
     expect(await burst(8, () => send())).toEqual({ 200: 5, 429: 3 });
     // 2xx without usage keeps the reservation (charged at worst case)
@@ -237,7 +238,7 @@ describe('token reservations', () => {
 describe('concurrency', () => {
   it('one slot per in-flight request, freed in the log phase', async () => {
     const t = 'tenant-cc';
-    const send = () => post('/cc', { 'x-fixture-identity': identity(t, { concurrent_requests: 3 }, `r-${++rid}`), 'x-mock-delay-ms': '400' });
+    const send = () => post('/cc', { 'x-fixture-identity': identity(t, { concurrent_requests: 3 }, `r-${++rid}`), 'x-mock-delay-ms': '2000' });
     expect(await burst(10, send)).toEqual({ 200: 3, 429: 7 });
     await until(() => redis.zcard(`${prefix}{${t}}:rl:cc`), (n) => n === 0);
     expect(await burst(10, send)).toEqual({ 200: 3, 429: 7 });
@@ -246,11 +247,11 @@ describe('concurrency', () => {
   it('a request id already in flight is refused and does not free the first one\'s slot', async () => {
     const t = 'tenant-dup';
     const id = identity(t, { concurrent_requests: 5 }, 'same-id');
-    const first = post('/cc', { 'x-fixture-identity': id, 'x-mock-delay-ms': '600' });
-    await new Promise((r) => setTimeout(r, 150));
+    const first = post('/cc', { 'x-fixture-identity': id, 'x-mock-delay-ms': '2500' });
+    await until(() => redis.zscore(`${prefix}{${t}}:rl:cc`, 'same-id'), (v) => v !== null);
     const dup = await post('/cc', { 'x-fixture-identity': id });
     expect(dup.status).toBe(429);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 200)); // the refused request's log phase has run
     expect(await redis.zscore(`${prefix}{${t}}:rl:cc`, 'same-id')).not.toBeNull();
     expect((await first).status).toBe(200);
   });
