@@ -40,6 +40,18 @@ export async function startFakeKong(schemas: SchemaMap): Promise<FakeKong> {
         req.socket.destroy();
         return;
       }
+      if (forced === 400) {
+        // What Kong 3.x answers with flatten_errors=1 when it refuses a plugin config.
+        res.writeHead(400, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            code: 14,
+            name: 'invalid declarative configuration',
+            message: 'declarative config is invalid: {}',
+            flattened_errors: [{ entity_type: 'plugin', entity_name: 'llm-auth', entity_id: '5f1c', errors: [{ type: 'field', field: 'config.tenants.1.timezone', message: 'expected one of: UTC, …' }] }],
+          }),
+        );
+        return;
+      }
       if (typeof forced === 'number') {
         res.writeHead(forced, { 'content-type': 'application/json' }).end('{"message":"forced"}');
         return;

@@ -19,7 +19,7 @@ export function apiSuite(kind: DbKind): void {
     sub = new Redis('redis://127.0.0.1:6379');
     await sub.subscribe(revocationChannel(cp.prefix));
     sub.on('message', (_ch, msg) => published.push(msg));
-  });
+  }, 180_000); // PGlite start: ~4 s idle, much longer on a loaded 2-core machine
   afterAll(async () => {
     await sub?.quit();
     await cp?.close();
@@ -248,6 +248,49 @@ export function apiSuite(kind: DbKind): void {
       const versions = await cp.call('GET', '/v1/config/versions');
       expect(versions.status).toBe(200);
       expect(versions.body.data[0].push_status).toMatch(/applied|unchanged/);
+    });
+
+    it('diff, export, manual push, rollback, and Kong refusals reported readably', async () => {
+      const before = await cp.call('GET', '/v1/config/versions');
+      const appliedVersion: number = before.body.data[0].version;
+      await cp.call('PATCH', '/v1/tenants/pg-b', { body: { limits: { requests_per_minute: 77 } } });
+      cp.delivery.close(); // keep the change un-pushed to diff it
+      const diff = await cp.call('GET', '/v1/config/diff');
+      expect(diff.status, diff.text).toBe(200);
+      expect(diff.body.from).toBe(appliedVersion);
+      expect(diff.body.to).toBe('current');
+      expect(diff.body.changes).toContainEqual(expect.objectContaining({ path: 'plugins[name=llm-auth].config.tenants[id=pg-b].limits.requests_per_minute', after: 77 }));
+      const exp = await cp.call('GET', '/v1/config/export');
+      expect(exp.status).toBe(200);
+      expect(exp.headers['content-type']).toContain('yaml');
+      expect(exp.text).toContain('_format_version');
+      expect(exp.text).toContain('pg-b');
+      expect((await cp.call('GET', '/v1/config/export?format=json')).body._format_version).toBe('3.0');
+
+      cp.kong!.failNext.push(400);
+      const refused = await cp.call('POST', '/v1/config/push');
+      expect(refused.status).toBe(409);
+      expect(refused.body.error.message).toContain('plugin llm-auth (5f1c): config.tenants.1.timezone: expected one of');
+      const v = await cp.call('GET', '/v1/config/versions?limit=1');
+      expect(v.body.data[0]).toMatchObject({ push_status: 'refused' });
+      expect(v.body.data[0].push_error).toContain('config.tenants.1.timezone');
+      cp.kong!.failNext.push('drop');
+      const down = await cp.call('POST', '/v1/config/push');
+      expect(down.status).toBe(409);
+      expect(down.body.error.message).toMatch(/could not be delivered/);
+
+      const ok = await cp.call('POST', '/v1/config/push');
+      expect(ok.status, ok.text).toBe(200);
+      expect(ok.body.status).toBe('applied');
+      const rb = await cp.call('POST', `/v1/config/rollback/${appliedVersion}`);
+      expect(rb.status, rb.text).toBe(200);
+      expect(rb.body.version).toBeGreaterThan(ok.body.version);
+      const auth = (cp.kong!.current as { plugins: Array<{ name: string; config: { tenants: Array<{ id: string; limits?: { requests_per_minute?: number } }> } }> }).plugins.find((p) => p.name === 'llm-auth')!;
+      expect(auth.config.tenants.find((t) => t.id === 'pg-b')!.limits?.requests_per_minute).not.toBe(77);
+      expect((await cp.call('POST', '/v1/config/rollback/999999')).status).toBe(404);
+      expect((await cp.call('GET', '/v1/config/diff?from=999999')).status).toBe(404);
+      const state = await cp.call('GET', '/v1/config');
+      expect(state.body).toMatchObject({ valid: true, kong_admin_url_set: true });
     });
   });
 }

@@ -36,5 +36,5 @@ describe('startControlPlane (dev)', () => {
     expect(rec?.tenant_id).toBe('demo');
     const r = await fetch(`${cp.url}/v1/tenants/demo`, { headers: { authorization: `Bearer ${cp.adminToken}` } });
     expect(r.status).toBe(200);
-  });
+  }, 180_000); // PGlite start: ~4 s idle, over a minute on a loaded 2-core machine
 });

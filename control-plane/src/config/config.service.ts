@@ -276,8 +276,14 @@ export class ConfigDelivery {
     return `# Rendered by the kong-llm-guard control plane (do not edit: it owns the llm-* plugin data).\n${toYaml(r.config, { lineWidth: 0 })}`;
   }
 
+  /** Cancel a scheduled push (shutdown); a caller waiting in flush() gets `failed`. */
   close(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.pendingReasons = [];
+    const resolve = this.resolveScheduled;
+    this.scheduled = undefined;
+    this.resolveScheduled = undefined;
+    resolve?.({ version: null, status: 'failed', errors: ['cancelled: the control plane is stopping'] });
   }
 }
