@@ -62,6 +62,12 @@ describe('content type and size', () => {
       expect(run(g, raw, { headers: { 'content-type': [ct], 'content-length': [String(raw.length)] } }).action).toBe('pass');
     }
   });
+  it('415 for a compressed request body (it could not be inspected)', () => {
+    const raw = JSON.stringify(chat('hi'));
+    const d = run(g, raw, { headers: { 'content-type': ['application/json'], 'content-length': [String(raw.length)], 'content-encoding': ['gzip'] } });
+    expect(deny(d)).toMatchObject({ status: 415, code: 'unsupported_content_encoding' });
+    expect(run(g, raw, { headers: { 'content-type': ['application/json'], 'content-length': [String(raw.length)], 'content-encoding': ['identity'] } }).action).toBe('pass');
+  });
   it('413 at max_body_bytes + 1 on Content-Length, before reading; at the limit it reads', () => {
     const p = guardWith({ max_body_bytes: 1000 });
     const base = JSON.stringify(chat('a'));

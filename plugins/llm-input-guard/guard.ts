@@ -200,6 +200,11 @@ export function preflight(p: Prepared, input: { headers: MultiMap | undefined; p
   ctx.contentType = headerValue(h, 'content-type');
   if (ctx.endpoint === undefined && cfg.unknown_endpoint === 'allow') return { kind: 'pass', decision: passThrough(ctx, 'other') };
   if (!isJsonContentType(ctx.contentType)) return { kind: 'deny', decision: deny(ctx, gatewayError('unsupported_media_type', 'unsupported_content_type', 'The request body must be JSON (Content-Type: application/json).'), 'unsupported_content_type') };
+  // A compressed request body could not be inspected: refused rather than passed unread.
+  const ce = headerValue(h, 'content-encoding');
+  if (ce !== undefined && ce.trim().toLowerCase() !== 'identity' && ce.trim() !== '') {
+    return { kind: 'deny', decision: deny(ctx, gatewayError('unsupported_media_type', 'unsupported_content_encoding', 'The request body must not be compressed.'), 'unsupported_content_encoding') };
+  }
   ctx.contentTypeChecked = true;
   if (declared > limits.maxBodyBytes) return { kind: 'deny', decision: deny(ctx, gatewayError('too_large', 'body_too_large', 'The request body is too large.'), 'body_too_large') };
   // The body is exactly `declared` bytes (nginx enforces it): reading with this cap never
