@@ -101,11 +101,15 @@ describe('Authenticator', () => {
     expect(unknownTier).toMatchObject({ ok: true, identity: { tier: 'basic' } });
   });
 
-  it('request id: a plain client id is kept, anything else replaced by a UUIDv7', async () => {
+  it('request id: always a fresh UUIDv7 (reservations key on it); a plain client id is kept beside it', async () => {
     const a = new Authenticator(authConfig({ keys: [{ hash: key.hash, tenant: 'acme' }] }));
     const kept = await a.authenticate(request({ authorization: `Bearer ${key.key}`, 'x-request-id': 'abc-123' }).req);
-    expect(kept.ok && kept.identity.request_id).toBe('abc-123');
+    const again = await a.authenticate(request({ authorization: `Bearer ${key.key}`, 'x-request-id': 'abc-123' }).req);
+    expect(kept.ok && kept.identity.client_request_id).toBe('abc-123');
+    expect(kept.ok && kept.identity.request_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/);
+    expect(again.ok && again.identity.request_id).not.toBe(kept.ok && kept.identity.request_id);
     const replaced = await a.authenticate(request({ authorization: `Bearer ${key.key}`, 'x-request-id': 'a b\nc' }).req);
+    expect(replaced.ok && replaced.identity.client_request_id).toBeUndefined();
     expect(replaced.ok && replaced.identity.request_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/);
   });
 

@@ -110,10 +110,22 @@ export class Authenticator {
     if (cfg.throttle?.enabled) this.throttle = new Throttle(cfg.throttle, cfg.redis_key_prefix, this.redis);
   }
 
+  /**
+   * The gateway's request id is always a fresh UUIDv7: limit and quota reservations are keyed by
+   * it, and a client-chosen id could be reused to refund another request's reservation. A
+   * client's own `x-request-id` is kept beside it (`client_request_id`) for correlation.
+   */
   async authenticate(req: AuthRequest): Promise<AuthResult> {
+    const result = await this.decide(req);
+    const clientRequestId = usableRequestId(headerValue(req.headers, this.cfg.request_id_header));
+    if (result.ok && clientRequestId) result.identity.client_request_id = clientRequestId;
+    return result;
+  }
+
+  private async decide(req: AuthRequest): Promise<AuthResult> {
     const cfg = this.cfg;
     const h = req.headers;
-    const requestId = usableRequestId(headerValue(h, cfg.request_id_header)) ?? uuidv7();
+    const requestId = uuidv7();
     const refuse = (kind: RefusalKind, reason: string, method: AuthMethod | 'none', extra: Partial<Extract<AuthResult, { ok: false }>> = {}): AuthResult => ({ ok: false, kind, reason, method, requestId, ...extra });
 
     const cred = extractCredential(h, {

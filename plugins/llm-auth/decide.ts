@@ -52,7 +52,7 @@ export function decisionFor(r: Extract<AuthResult, { ok: false }>, status: numbe
  * header, and the request id when the client did not send that exact one.
  */
 export function upstreamHeaders(
-  identity: Pick<LlmIdentity, 'request_id'>,
+  identity: Pick<LlmIdentity, 'request_id' | 'client_request_id'>,
   credentialHeader: string | undefined,
   upstream: { header: string; scheme?: string; value?: string },
   requestIdHeader: string,
@@ -61,8 +61,10 @@ export function upstreamHeaders(
   const out: Record<string, string> = {};
   if (credentialHeader) out[credentialHeader.toLowerCase()] = '';
   if (upstream.value) out[upstream.header.toLowerCase()] = upstream.scheme ? `${upstream.scheme} ${upstream.value}` : upstream.value;
+  // The provider sees the client's own id when it sent a usable one, else the gateway's.
   const rid = requestIdHeader.toLowerCase();
-  if (headerValue(headers, rid) !== identity.request_id) out[rid] = identity.request_id;
+  const forwarded = identity.client_request_id ?? identity.request_id;
+  if (headerValue(headers, rid) !== forwarded) out[rid] = forwarded;
   return out;
 }
 
@@ -83,6 +85,7 @@ export function logRecord(identity: LlmIdentity | undefined, decision: AuthDecis
       key_prefix: identity.key_prefix,
       end_user_hash: identity.end_user_hash,
       feature: identity.feature,
+      client_request_id: identity.client_request_id,
     };
     return { event: makeEvent('auth', now, identity.request_id, fields), line: line(identity.request_id, fields) };
   }

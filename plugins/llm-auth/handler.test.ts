@@ -52,7 +52,7 @@ describe('llm-auth handler (PDK double)', () => {
     const f = fakeKong({ headers: { 'x-api-key': [key.key], 'x-request-id': ['req-123'] } });
     await p.access(f.kong);
     expect(f.upstream).toEqual({ 'x-api-key': '', authorization: PROVIDER });
-    expect(decodeCtx('llm.identity', f.ctx.get('llm.identity'))?.request_id).toBe('req-123');
+    expect(decodeCtx('llm.identity', f.ctx.get('llm.identity'))?.client_request_id).toBe('req-123');
   });
 
   it('a broken configuration refuses every request with 503 (constructor never throws)', async () => {

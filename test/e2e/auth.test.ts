@@ -187,7 +187,7 @@ describe('API keys', () => {
     expect(JSON.stringify(up.headers)).not.toContain(keys.acme.key);
     expect(up.headers['x-request-id']).toBe('req-e2e-1');
     expect(r.identity).toMatchObject({
-      request_id: 'req-e2e-1',
+      client_request_id: 'req-e2e-1',
       tenant_id: 'acme',
       tier: 'pro',
       method: 'api_key',
@@ -267,7 +267,7 @@ describe('API keys', () => {
       const k = jobs[i];
       if (k === unknownKey) return expectRefused(r, 401);
       expect(r.status).toBe(200);
-      expect(r.identity).toMatchObject({ request_id: `conc-${i}`, tenant_id: k === keys.acme ? 'acme' : 'small' });
+      expect(r.identity).toMatchObject({ client_request_id: `conc-${i}`, tenant_id: k === keys.acme ? 'acme' : 'small' });
     });
   });
 
@@ -362,7 +362,7 @@ describe('logs and events', () => {
     const events = entries.map(([, fields]) => streamFieldsToEvent(fields));
     expect(events.length).toBeGreaterThan(5);
     expect(events.every((e) => e.type === 'auth')).toBe(true);
-    expect(events.find((e) => e.request_id === 'req-e2e-1')).toMatchObject({ outcome: 'allowed', method: 'api_key', tenant_id: 'acme', key_id: 'k_acme' });
+    expect(events.find((e) => e.client_request_id === 'req-e2e-1')).toMatchObject({ outcome: 'allowed', method: 'api_key', tenant_id: 'acme', key_id: 'k_acme' });
     expect(events.some((e) => e.outcome === 'denied' && e.reason === 'unknown_key' && e.status === '401')).toBe(true);
     expect(events.some((e) => e.outcome === 'denied' && e.reason === 'revoked_key')).toBe(true);
     const lines = host.logs.filter((l) => l.plugin === 'llm-auth').map((l) => l.message);
