@@ -53,8 +53,9 @@ export const CONFIG_FIELDS = {
   mode: f.string({ one_of: ['enforce', 'shadow'], default: 'enforce', description: '`shadow` counts spend and reports would-be denials (events) without refusing requests.' }),
   require_identity: f.boolean({ default: true, description: 'Answer 503 when neither llm.request nor llm.identity is present (fail closed behind llm-auth).' }),
   fault_tolerant: f.boolean({
-    default: true,
-    description: 'When Redis is unreachable: true = in-memory budgets on this node (same rules, logged); false = 503.',
+    // Money fails closed by default: only `false` keeps spend ≤ cap through a Redis outage.
+    default: false,
+    description: 'When Redis is unreachable: false (default) = 503, spend never passes a cap; true = in-memory budgets on this node (same rules, logged; spend can pass a cap by other nodes\' share).',
   }),
   budget_headers: f.boolean({ default: false, description: 'Send x-llm-budget-remaining-usd and x-llm-budget-reset (seconds) on admitted requests.' }),
   usage_events: f.boolean({ default: true, description: 'Write one `usage` event per request to the event stream.' }),
