@@ -138,7 +138,6 @@ function serialize(s: RequestState): string {
     latencies: s.latencies,
     client_ip: s.clientIp,
     started_at: s.startedAt,
-    source: s.source,
   });
 }
 
@@ -221,8 +220,14 @@ def('kong.response.get_headers', AFTER_HEADERS, (s, [max]) => {
 def('kong.response.get_source', AFTER_HEADERS, (s) => s.source ?? 'error');
 
 // ── kong.service ────────────────────────────────────────────────────────────
+/** nginx (ngx.req.set_header) removes a request header set to an empty value. */
+function setUpstreamHeader(s: RequestState, name: string, value: unknown): void {
+  const values = headerList(value);
+  if (values.length === 0 || (values.length === 1 && values[0] === '')) s.upstream.headers.delete(name);
+  else s.upstream.headers.set(name, values);
+}
 def('kong.service.request.set_header', REWRITE_ACCESS, (s, [name, value]) => {
-  s.upstream.headers.set(str(name, 'header name').toLowerCase(), headerList(value));
+  setUpstreamHeader(s, str(name, 'header name').toLowerCase(), value);
 });
 def('kong.service.request.add_header', REWRITE_ACCESS, (s, [name, value]) => {
   const k = str(name, 'header name').toLowerCase();
@@ -230,7 +235,7 @@ def('kong.service.request.add_header', REWRITE_ACCESS, (s, [name, value]) => {
 });
 def('kong.service.request.set_headers', REWRITE_ACCESS, (s, [headers]) => {
   if (typeof headers !== 'object' || headers === null) throw new PdkFatal('headers must be a table');
-  for (const [k, v] of Object.entries(headers)) s.upstream.headers.set(k.toLowerCase(), headerList(v));
+  for (const [k, v] of Object.entries(headers)) setUpstreamHeader(s, k.toLowerCase(), v);
 });
 def('kong.service.request.clear_header', REWRITE_ACCESS, (s, [name]) => {
   s.upstream.headers.delete(str(name, 'header name').toLowerCase());
