@@ -129,7 +129,7 @@ interface Group {
 const VERSION_CONTEXT = /(?:\b(?:v|ver|version|versions|release|released|releases|rel|build|builds|upgrade|upgraded|upgrading|update|updated|updating|bump|bumped|changelog|tag|tagged|firmware|bootloader|bios|driver|kernel|patch|sdk|library|package|plugin|runtime|revision|rev|node|python|java|chrome|firefox|ios|android|windows|macos)\b(?:(?!\.\s)[^\n]){0,40}|[vV])$/i;
 const SSN_CONTEXT = /\b(?:ssn|ss#|social security(?: number| no\.?)?|soc\.? sec\.?)\b[\s:#.-]{0,12}(?:is\s+)?$/i;
 const PHONE_CONTEXT = /\b(?:phone|tel|telephone|call|mobile|cell|fax|whatsapp|sms|text|ring|dial|reach (?:me|us|him|her) at|contact)\b[^\n]{0,20}$/i;
-const NOT_PHONE_CONTEXT = /(?:\b(?:isbn(?:-1[03])?|tracking|awb|waybill|shipment|parcel|invoice|order|serial|sku)\b(?:(?!\.\s)[^\n]){0,30}|\b(?:track|part|model|ref|reference|account|acct|routing|iban|id|no\.?|number)\b[\s:#.-]{0,4})$/i;
+const NOT_PHONE_CONTEXT = /(?:\b(?:isbn(?:-1[03])?|tracking|awb|waybill|shipment|parcel|invoice|order|serial|sku)\b(?:(?!\.\s)[^\n]){0,30}|\b(?:track|part|model|ref|reference|account|acct|routing|iban|id|no\.?|number)\b[\s:#-]{0,4})$/i;
 
 function findNumbers(t: string, out: Raw[], want: Set<Entity>): void {
   NUM_CANDIDATE.lastIndex = 0;
