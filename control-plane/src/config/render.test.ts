@@ -85,6 +85,30 @@ describe('renderConfig', () => {
     expect(r.errors).toContain('tenant lost: unknown tier gold');
   });
 
+  it('with llg-managed tags in the base, renders only the tagged plugins', () => {
+    const tagged = structuredClone(base);
+    const route = tagged.services[0]!.routes[0]! as { plugins: Array<Record<string, unknown>> };
+    route.plugins[0]!.tags = ['kong-llm-guard', MANAGED_TAG];
+    route.plugins.push({ name: 'llm-auth', config: { methods: ['api_key'], tenants: [] } });
+    const r = renderConfig({ base: tagged, tiers, tenants, prices, schemas });
+    expect(r.errors).toEqual([]);
+    const plugins = (r.config.services as Array<{ routes: Array<{ plugins: Array<{ config: { tenants?: unknown[] }; tags?: string[] }> }> }>)[0]!.routes[0]!.plugins;
+    expect(plugins[0]!.config.tenants).toHaveLength(2);
+    expect(plugins[0]!.tags).toEqual(['kong-llm-guard', MANAGED_TAG]);
+    expect(plugins[2]!.config.tenants).toEqual([]); // untagged: the platform's own
+    expect(plugins[1]!.config).toEqual({}); // untagged llm-cost-quota left alone
+  });
+
+  it('renders the repository kong/kong.yml without errors', async () => {
+    const { parse } = await import('yaml');
+    const { readFileSync } = await import('node:fs');
+    const all = await loadPluginSchemas();
+    const r = renderConfig({ base: parse(readFileSync('kong/kong.yml', 'utf8')), tiers, tenants, prices, schemas: all });
+    expect(r.errors).toEqual([]);
+    expect(r.warnings).toEqual([]);
+    expect(JSON.stringify(r.config)).toContain('"id":"acme"');
+  });
+
   it('warns when the base has no llm-auth plugin', () => {
     const r = renderConfig({ base: { _format_version: '3.0' }, tiers, tenants, prices, schemas });
     expect(r.warnings[0]).toMatch(/no llm-auth/);

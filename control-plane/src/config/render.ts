@@ -15,7 +15,10 @@ import { fieldNames, LLM_PLUGINS, type SchemaMap } from './plugin-schemas';
 
 export type DeclarativeConfig = Record<string, unknown> & { _format_version?: string };
 
-export const MANAGED_TAG = 'llg-control-plane';
+/** The tag kong/kong.yml puts on the plugin entities whose data the control plane owns. */
+export const MANAGED_TAG = 'llg-managed';
+
+const tagsOf = (p: Record<string, unknown>): string[] => (Array.isArray(p.tags) ? (p.tags as unknown[]).filter((t): t is string => typeof t === 'string') : []);
 
 export interface PriceInputRow {
   model: string;
@@ -128,7 +131,7 @@ export interface StaticKeyRow {
 }
 
 function addTag(plugin: Record<string, unknown>): void {
-  const tags = Array.isArray(plugin.tags) ? (plugin.tags as unknown[]).filter((t): t is string => typeof t === 'string') : [];
+  const tags = tagsOf(plugin);
   if (!tags.includes(MANAGED_TAG)) tags.push(MANAGED_TAG);
   plugin.tags = tags;
 }
@@ -200,6 +203,11 @@ export function renderConfig(input: RenderInput): RenderResult {
   if (config._format_version === undefined) config._format_version = '3.0';
 
   const plugins = collectPlugins(config);
+  // When the base tags some llm-auth / llm-cost-quota plugins `llg-managed`, only those are
+  // rendered; an untagged base (older files, the built-in base) has all of them rendered.
+  const ownable = plugins.filter(({ plugin }) => plugin.name === 'llm-auth' || plugin.name === 'llm-cost-quota');
+  const tagMode = ownable.some(({ plugin }) => tagsOf(plugin).includes(MANAGED_TAG));
+  const owned = (p: Record<string, unknown>) => !tagMode || tagsOf(p).includes(MANAGED_TAG);
   const authSchema = input.schemas.get('llm-auth');
   const authNames = fieldNames(authSchema);
   const quotaNames = fieldNames(input.schemas.get('llm-cost-quota'));
@@ -213,12 +221,12 @@ export function renderConfig(input: RenderInput): RenderResult {
     }
     if (!(LLM_PLUGINS as readonly string[]).includes(name)) continue;
     const cfg = (plugin.config && typeof plugin.config === 'object' && !Array.isArray(plugin.config) ? plugin.config : {}) as Record<string, unknown>;
-    if (name === 'llm-auth') {
+    if (name === 'llm-auth' && owned(plugin)) {
       authCount++;
       renderAuth(cfg, authNames, input);
       addTag(plugin);
     }
-    if (name === 'llm-cost-quota' && renderQuota(cfg, quotaNames, input)) addTag(plugin);
+    if (name === 'llm-cost-quota' && owned(plugin) && renderQuota(cfg, quotaNames, input)) addTag(plugin);
     plugin.config = cfg;
     const schema = input.schemas.get(name);
     if (!schema) {
@@ -228,7 +236,7 @@ export function renderConfig(input: RenderInput): RenderResult {
     const res = validateKongConfig(schema, cfg);
     if (!res.ok) for (const line of flattenFieldErrors(res.errors)) errors.push(`${where} (${name}).config.${line}`);
   }
-  if (authCount === 0) warnings.push('no llm-auth plugin in the base config: tiers and tenants were not rendered anywhere');
+  if (authCount === 0) warnings.push(`no llm-auth plugin${tagMode ? ` tagged ${MANAGED_TAG}` : ''} in the base config: tiers and tenants were not rendered anywhere`);
 
   // Cross-checks Kong cannot do: every tenant names a tier that exists.
   const tierNames = new Set(input.tiers.map((t) => t.name));
