@@ -9,8 +9,8 @@ export const load = (f: string): Item[] => readFileSync(join(DATA, f), 'utf8').t
 const blocked = (t: string) => scoreTexts([t], BUILTIN_RULES).score >= 1;
 
 describe('labelled set', () => {
-  const attacks = [...load('attacks.jsonl'), ...load('holdout-attacks.jsonl'), ...load('fresh-attacks.jsonl')];
-  const benign = [...load('benign.jsonl'), ...load('holdout-benign.jsonl'), ...load('fresh-benign.jsonl')];
+  const attacks = [...load('attacks.jsonl'), ...load('holdout-attacks.jsonl'), ...load('fresh-attacks.jsonl'), ...load('fresh2-attacks.jsonl')];
+  const benign = [...load('benign.jsonl'), ...load('holdout-benign.jsonl'), ...load('fresh-benign.jsonl'), ...load('fresh2-benign.jsonl')];
   it('has at least 150 labelled items with unique ids', () => {
     expect(attacks.length + benign.length).toBeGreaterThanOrEqual(150);
     const ids = new Set([...attacks, ...benign].map((i) => i.id));
