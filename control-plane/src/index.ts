@@ -3,6 +3,7 @@
  * demo tenant with one API key, pushes the config to the gateway, and returns the key (to print
  * once on the terminal) and an admin token. Nothing here logs either secret.
  */
+import { readFileSync } from 'node:fs';
 import { loadConfig } from './config';
 import { createControlPlane } from './server';
 import { generateAdminToken } from './auth/tokens';
@@ -24,6 +25,10 @@ export interface StartOptions {
   demoTenantId?: string;
   demoTier?: string;
   logLevel?: string;
+  /** Base declarative config object (instead of kongConfigPath). */
+  baseConfig?: Record<string, unknown>;
+  /** Keep the admin token in this file (0600, reused across runs); default: in memory only. */
+  adminTokenFile?: string;
 }
 
 export interface StartedControlPlane {
@@ -45,10 +50,11 @@ export async function startControlPlane(o: StartOptions): Promise<StartedControl
     PGLITE_DIR: o.pgliteDir,
     CONFIG_PUSH_DEBOUNCE_MS: '200',
     LOG_LEVEL: o.logLevel ?? 'warn',
-    ADMIN_TOKEN_FILE: '/dev/null/unused',
+    ADMIN_TOKEN_FILE: o.adminTokenFile ?? '/dev/null/unused',
   });
-  const adminToken = generateAdminToken().token;
-  const cp = await createControlPlane(cfg, { bootstrapToken: adminToken });
+  const given = o.adminTokenFile ? undefined : generateAdminToken().token;
+  const cp = await createControlPlane(cfg, { bootstrapToken: given, baseConfig: o.baseConfig });
+  const adminToken = given ?? readFileSync(o.adminTokenFile as string, 'utf8').trim();
   try {
     const ctx = { actor: { tokenId: 'bootstrap', name: 'dev-seed', role: 'admin' as const, tenantId: null }, requestId: 'dev-seed' };
     const tenantId = o.demoTenantId ?? 'demo';

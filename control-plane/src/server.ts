@@ -30,6 +30,8 @@ export interface CreateOptions {
   logger?: boolean | Record<string, unknown>;
   listen?: boolean;
   upstreamUrl?: string;
+  /** Base declarative config object instead of KONG_CONFIG_PATH. */
+  baseConfig?: Record<string, unknown>;
 }
 
 export async function createControlPlane(cfg: CpConfig, opts: CreateOptions = {}): Promise<RunningControlPlane> {
@@ -45,7 +47,7 @@ export async function createControlPlane(cfg: CpConfig, opts: CreateOptions = {}
       error: (o: object, m: string) => app?.log.error(o, m),
     };
     const keySync: KeySync = cfg.redisUrl ? new RedisKeySync(cfg.redisUrl, cfg.redisKeyPrefix, () => keyRepo.all(db), log) : new NoopKeySync();
-    const delivery = new ConfigDelivery({ db, kongAdminUrl: cfg.kongAdminUrl, kongConfigPath: cfg.kongConfigPath, debounceMs: cfg.configPushDebounceMs, log, upstreamUrl: opts.upstreamUrl, staticKeys: !cfg.redisUrl, redisKeyPrefix: cfg.redisKeyPrefix, redisUrl: cfg.redisUrl });
+    const delivery = new ConfigDelivery({ db, kongAdminUrl: cfg.kongAdminUrl, kongConfigPath: cfg.kongConfigPath, debounceMs: cfg.configPushDebounceMs, log, upstreamUrl: opts.upstreamUrl, staticKeys: !cfg.redisUrl, redisKeyPrefix: cfg.redisKeyPrefix, redisUrl: cfg.redisUrl, base: opts.baseConfig });
     // eslint-disable-next-line prefer-const
     let app: FastifyInstance = await buildApp({ db, config: cfg, keySync, delivery }, { logger });
     let url = '';

@@ -44,6 +44,8 @@ export interface DeliveryOptions {
   redisKeyPrefix?: string;
   /** REDIS_URL, used to fill llm-auth's `redis` when the base config has no host (never a password). */
   redisUrl?: string;
+  /** A base config object used instead of kongConfigPath (dev: what the gateway runs). */
+  base?: DeclarativeConfig;
 }
 
 export function redisTarget(url: string | undefined): { host: string; port?: number; database?: number } | undefined {
@@ -95,6 +97,7 @@ export class ConfigDelivery {
   }
 
   loadBase(): DeclarativeConfig {
+    if (this.o.base) return structuredClone(this.o.base);
     const path = this.o.kongConfigPath;
     if (!existsSync(path)) return builtinBase(this.o.upstreamUrl);
     let parsed: unknown;
