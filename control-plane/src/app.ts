@@ -5,7 +5,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } f
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { v7 as uuidv7 } from 'uuid';
 import type { AppDeps, AppInstance } from './app-types';
-import { registerAuth } from './auth/auth.hook';
+import { AuthThrottle, registerAuth } from './auth/auth.hook';
 import { AppError, envelope, fromDbError, type ErrorCode } from './errors';
 import { describeValidation, registerValidation } from './lib/validation';
 import { buildOpenApi, collectRoutes } from './lib/openapi';
@@ -90,7 +90,7 @@ export async function buildApp(deps: AppDeps, opts: BuildOptions = {}): Promise<
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send(envelope('not_found', 'no such endpoint', req.id)));
 
-  registerAuth(app as unknown as FastifyInstance, deps.db, deps.config.ipAllowlist);
+  registerAuth(app as unknown as FastifyInstance, deps.db, deps.config.ipAllowlist, new AuthThrottle(deps.config.authMaxFailures));
 
   app.get('/healthz', { config: { perm: 'public' }, schema: { summary: 'Liveness and dependency state.' } }, async () => {
     let db = 'ok';

@@ -20,6 +20,8 @@ export interface CpConfig {
   adminTokenFile: string;
   /** IPs / CIDRs allowed to call the admin API; empty = any. */
   ipAllowlist: string[];
+  /** Failed admin authentications per address per minute before 429 (0 = no throttle). */
+  authMaxFailures: number;
   configPushDebounceMs: number;
   keyRotationOverlapSeconds: number;
   migrateOnStart: boolean;
@@ -107,6 +109,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     adminToken,
     adminTokenFile: str('ADMIN_TOKEN_FILE') ?? '.control-plane/admin-token',
     ipAllowlist,
+    authMaxFailures: int('ADMIN_AUTH_MAX_FAILURES', 20, 0, 1_000_000),
     configPushDebounceMs: int('CONFIG_PUSH_DEBOUNCE_MS', 500, 0, 600_000),
     keyRotationOverlapSeconds: int('KEY_ROTATION_OVERLAP_SECONDS', 86_400, 0, 90 * 86_400),
     migrateOnStart: bool('MIGRATE_ON_START', true),

@@ -95,6 +95,8 @@ export async function startTestCp(kind: DbKind, label: string, o: StartOptions =
     KONG_CONFIG_PATH: o.kongConfigPath ?? '/nonexistent/kong.yml',
     CONFIG_PUSH_DEBOUNCE_MS: String(o.debounceMs ?? 50),
     KEY_ROTATION_OVERLAP_SECONDS: '3600',
+    // Tests send many unauthenticated requests from one address; the throttle has its own test.
+    ADMIN_AUTH_MAX_FAILURES: '0',
     ...o.env,
   });
   const silent = { info: () => {}, warn: () => {}, error: () => {} };

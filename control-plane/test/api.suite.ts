@@ -250,6 +250,17 @@ export function apiSuite(kind: DbKind): void {
       expect(versions.body.data[0].push_status).toMatch(/applied|unchanged/);
     });
 
+    it('an automatic push that cannot reach the gateway is retried until it lands', async () => {
+      cp.kong!.failNext.push('drop', 503);
+      await cp.call('PATCH', '/v1/tenants/pg-c', { body: { limits: { requests_per_minute: 42 } } });
+      const first = await cp.delivery.flush();
+      expect(first?.status).toBe('failed');
+      const tenantsNow = () => (cp.kong!.current as { plugins: Array<{ name: string; config: { tenants: Array<{ id: string; limits?: { requests_per_minute?: number } }> } }> }).plugins.find((p) => p.name === 'llm-auth')!.config.tenants;
+      const landed = await waitFor(() => tenantsNow().find((t) => t.id === 'pg-c')?.limits?.requests_per_minute === 42, 8_000);
+      expect(landed).toBe(true);
+      expect(cp.kong!.failNext).toEqual([]);
+    });
+
     it('diff, export, manual push, rollback, and Kong refusals reported readably', async () => {
       const before = await cp.call('GET', '/v1/config/versions');
       const appliedVersion: number = before.body.data[0].version;

@@ -102,6 +102,20 @@ describe('createControlPlane on Postgres', () => {
   });
 });
 
+describe('failed-authentication throttle', () => {
+  it('after N bad tokens an address gets 429 rate_limited with Retry-After, even with a good token', async () => {
+    const { startTestCp } = await import('../test-support/cp');
+    const cp = await startTestCp('postgres', 'throttle', { fakeKong: false, env: { ADMIN_AUTH_MAX_FAILURES: '3' } });
+    cleanups.push(() => cp.close());
+    for (let i = 0; i < 3; i++) expect((await cp.call('GET', '/v1/tiers', { token: `lgadm_guess${i}` })).status).toBe(401);
+    const r = await cp.call('GET', '/v1/tiers');
+    expect(r.status).toBe(429);
+    expect(r.body.error.code).toBe('rate_limited');
+    expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
+    expect((await cp.call('GET', '/healthz', { token: null })).status).toBe(200);
+  });
+});
+
 describe('without Redis', () => {
   it('API keys travel in llm-auth static `keys` (hashes only), pushed on every key change', async () => {
     const { startTestCp } = await import('../test-support/cp');

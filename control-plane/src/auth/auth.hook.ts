@@ -39,21 +39,56 @@ function ipAllowed(list: BlockList, ip: string): boolean {
 
 const LAST_USED_WRITE_MS = 60_000;
 
-export function registerAuth(app: FastifyInstance, db: Db, allowlist: string[]): void {
+/**
+ * Failed-authentication throttle per client address (in process): after MAX_FAILURES bad tokens
+ * within WINDOW_MS, the address gets 429 `rate_limited` until the window ends — token guessing
+ * stays slow. Successful requests are not counted.
+ */
+export class AuthThrottle {
+  private readonly failures = new Map<string, { n: number; until: number }>();
+  constructor(
+    private readonly maxFailures = 20,
+    private readonly windowMs = 60_000,
+  ) {}
+  blocked(ip: string, now = Date.now()): number {
+    if (this.maxFailures <= 0) return 0;
+    const e = this.failures.get(ip);
+    if (!e || e.until <= now) return 0;
+    return e.n >= this.maxFailures ? Math.ceil((e.until - now) / 1000) : 0;
+  }
+  fail(ip: string, now = Date.now()): void {
+    if (this.maxFailures <= 0) return;
+    const e = this.failures.get(ip);
+    if (!e || e.until <= now) this.failures.set(ip, { n: 1, until: now + this.windowMs });
+    else e.n++;
+    if (this.failures.size > 10_000) for (const [k, v] of this.failures) if (v.until <= now) this.failures.delete(k);
+  }
+}
+
+export function registerAuth(app: FastifyInstance, db: Db, allowlist: string[], throttle = new AuthThrottle()): void {
   const list = buildAllowlist(allowlist);
-  app.addHook('onRequest', async (req: FastifyRequest) => {
+  app.addHook('onRequest', async (req: FastifyRequest, reply) => {
     if (list && !ipAllowed(list, req.ip)) throw new AppError('forbidden', 'this address may not use the admin API');
     const perm = req.routeOptions.config?.perm;
     // Unknown routes fall through to the 404 handler (which reveals nothing).
     if (!req.routeOptions.url) return;
     if (perm === 'public') return;
+    const retryAfter = throttle.blocked(req.ip);
+    if (retryAfter > 0) {
+      void reply.header('retry-after', String(retryAfter));
+      throw new AppError('rate_limited', 'too many failed authentication attempts; retry later');
+    }
     const header = req.headers.authorization;
     const m = typeof header === 'string' ? /^Bearer\s+(\S{1,512})$/i.exec(header) : null;
-    if (!m) throw new AppError('unauthorized', 'a bearer admin token is required');
+    if (!m) {
+      throttle.fail(req.ip);
+      throw new AppError('unauthorized', 'a bearer admin token is required');
+    }
     const hash = hashAdminToken(m[1] as string);
     const row = await db.selectFrom('admin_tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
     const now = Date.now();
     if (!row || row.revoked_at || (row.expires_at && row.expires_at.getTime() <= now)) {
+      throttle.fail(req.ip);
       throw new AppError('unauthorized', 'invalid admin token');
     }
     const actor: Actor = { tokenId: row.id, name: row.name, role: row.role, tenantId: row.tenant_id };

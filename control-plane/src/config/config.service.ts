@@ -77,6 +77,8 @@ export class ConfigDelivery {
   private scheduled: Promise<PushResult> | undefined;
   private resolveScheduled: ((r: PushResult) => void) | undefined;
   lastAutoPush: PushResult | undefined;
+  private retryMs = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: DeliveryOptions) {
     this.schemas = o.schemas;
@@ -198,8 +200,24 @@ export class ConfigDelivery {
       result = { version: null, status: 'failed', errors: ['internal error during push'] };
     }
     this.lastAutoPush = result;
+    this.afterAutoPush(result);
     resolve?.(result);
     return result;
+  }
+
+  /** An unreachable gateway (or a 5xx) is retried with backoff (1 s … 30 s); refusals wait for a change. */
+  private afterAutoPush(result: PushResult): void {
+    if (result.status !== 'failed') {
+      this.retryMs = 0;
+      return;
+    }
+    this.retryMs = Math.min(30_000, this.retryMs ? this.retryMs * 2 : 1_000);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.schedulePush('retry after a failed push');
+    }, this.retryMs);
+    this.retryTimer.unref?.();
   }
 
   /** Run a scheduled push now and wait for it (tests, shutdown). */
@@ -282,7 +300,9 @@ export class ConfigDelivery {
   /** Cancel a scheduled push (shutdown); a caller waiting in flush() gets `failed`. */
   close(): void {
     if (this.timer) clearTimeout(this.timer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.timer = undefined;
+    this.retryTimer = undefined;
     this.pendingReasons = [];
     const resolve = this.resolveScheduled;
     this.scheduled = undefined;
