@@ -120,8 +120,7 @@ const NUM_CANDIDATE = /(?<![\w.@+-])\+?\(?\d+(?:\)\d*)?(?:[ .-]\(?\d+(?:\)\d*)?)
 interface Group {
   s: number; // start of digits (normalised offset)
   e: number;
-  digits: string;
-  sepBefore: string; // '' for the first group
+  sepBefore: string; // '' for the first group, else one separator character or ')'
   open: boolean; // preceded by '('
   close: boolean; // followed by ')'
 }
@@ -143,6 +142,11 @@ function findNumbers(t: string, out: Raw[], want: Set<Entity>): void {
   }
 }
 
+/** A group's digits. */
+function gd(t: string, g: Group): string {
+  return t.slice(g.s, g.e);
+}
+
 function parseGroups(t: string, s: number, e: number): { groups: Group[]; plus: boolean } {
   const groups: Group[] = [];
   let plus = false;
@@ -158,7 +162,7 @@ function parseGroups(t: string, s: number, e: number): { groups: Group[]; plus: 
     if (c >= 48 && c <= 57) {
       const gs = i;
       while (i < e && t.charCodeAt(i) >= 48 && t.charCodeAt(i) <= 57) i++;
-      groups.push({ s: gs, e: i, digits: t.slice(gs, i), sepBefore: sep, open, close: false });
+      groups.push({ s: gs, e: i, sepBefore: sep, open, close: false });
       sep = '';
       open = false;
     } else if (c === 40) {
@@ -171,7 +175,7 @@ function parseGroups(t: string, s: number, e: number): { groups: Group[]; plus: 
       // "(0)20": digits glued after ')' start a new group with no separator
       if (i < e && t.charCodeAt(i) >= 48 && t.charCodeAt(i) <= 57) sep = ')';
     } else {
-      sep += t[i];
+      sep = t[i] as string; // the candidate pattern allows one separator between groups
       i++;
     }
   }
@@ -220,7 +224,7 @@ function classifyWindow(t: string, groups: Group[], i: number, j: number, plus: 
   const last = groups[j - 1] as Group;
   // cheap feasibility check before any allocation: the digit count decides what it could be
   let D0 = 0;
-  for (let k = i; k < j; k++) D0 += (groups[k] as Group).digits.length;
+  for (let k = i; k < j; k++) D0 += (groups[k] as Group).e - (groups[k] as Group).s;
   const couldCard = D0 >= 13 && D0 <= 19;
   const couldSsn = D0 === 9 && (n === 3 || n === 1);
   const couldIp = n === 4 && D0 <= 12;
@@ -232,7 +236,7 @@ function classifyWindow(t: string, groups: Group[], i: number, j: number, plus: 
   let anyParen = false;
   for (let k = i; k < j; k++) {
     const gr = groups[k] as Group;
-    digits += gr.digits;
+    digits += t.slice(gr.s, gr.e);
     if (k > i) seps.push(gr.sepBefore);
     if ((gr.open && k > i) || (gr.close && k < j - 1) || gr.sepBefore === ')') anyParen = true;
   }
@@ -249,13 +253,13 @@ function classifyWindow(t: string, groups: Group[], i: number, j: number, plus: 
 
   // credit card
   if (want.has('credit_card') && !plus && !anyParen && D >= 13 && D <= 19 && (n === 1 || (sameSep && (seps[0] === ' ' || seps[0] === '-')))) {
-    const lens = groups.slice(i, j).map((x) => x.digits.length);
+    const lens = groups.slice(i, j).map((x) => x.e - x.s);
     const shapeOk = n === 1 || (lens.slice(0, -1).every((x) => x === 4) && (lens[n - 1] as number) >= 1 && (lens[n - 1] as number) <= 4) || (n === 3 && lens[0] === 4 && lens[1] === 6 && (lens[2] === 5 || lens[2] === 4));
     if (shapeOk && luhnValid(digits) && cardNetwork(digits) !== undefined) return { entity: 'credit_card', s: start, e: end };
   }
   // US SSN
   if (want.has('us_ssn') && !plus && !anyParen) {
-    if (n === 3 && sameSep && (seps[0] === '-' || seps[0] === ' ') && ssnValid(first.digits, (groups[i + 1] as Group).digits, last.digits)) {
+    if (n === 3 && sameSep && (seps[0] === '-' || seps[0] === ' ') && ssnValid(gd(t, first), gd(t, groups[i + 1] as Group), gd(t, last))) {
       // "123 45 6789" with spaces only with context
       if (seps[0] === '-' || SSN_CONTEXT.test(before())) return { entity: 'us_ssn', s: start, e: end };
     }
@@ -265,7 +269,7 @@ function classifyWindow(t: string, groups: Group[], i: number, j: number, plus: 
   if (want.has('ip_address') && n === 4 && !plus && !anyParen && seps.every((x) => x === '.')) {
     let ok = true;
     for (let k = i; k < j; k++) {
-      const d = (groups[k] as Group).digits;
+      const d = gd(t, groups[k] as Group);
       if (d.length > 3 || +d > 255 || (d.length > 1 && d[0] === '0')) ok = false;
     }
     if (ok && !VERSION_CONTEXT.test(before())) return { entity: 'ip_address', s: start, e: end };
@@ -273,22 +277,22 @@ function classifyWindow(t: string, groups: Group[], i: number, j: number, plus: 
   // phone
   if (want.has('phone') && D >= 7 && D <= 15) {
     if (NOT_PHONE_CONTEXT.test(before()) && !PHONE_CONTEXT.test(before())) return undefined;
-    const lens = groups.slice(i, j).map((x) => x.digits.length);
+    const lens = groups.slice(i, j).map((x) => x.e - x.s);
     const sepOk = seps.every((x) => x === ' ' || x === '-' || x === '.' || x === ')' || x === ' -' || x === '- ' || x === ' - ') && (seps.filter((x) => x === '.').length === 0 || seps.every((x) => x === '.'));
     if (!sepOk) return undefined;
     if (plus) {
       // E.164: +CC then 7–14 more digits
-      if (D >= 8 && lens.every((x) => x <= 15) && first.digits[0] !== '0') return { entity: 'phone', s: start, e: end };
+      if (D >= 8 && lens.every((x) => x <= 15) && t[first.s] !== '0') return { entity: 'phone', s: start, e: end };
       return undefined;
     }
     // NANP: (AAA) EEE-NNNN, AAA-EEE-NNNN, AAA.EEE.NNNN, AAA EEE NNNN, 1-AAA-EEE-NNNN
     const nanp = (ds: string) => ds.length === 10 && ds[0] !== '0' && ds[0] !== '1' && ds[3] !== '0' && ds[3] !== '1';
     if (n === 3 && lens[0] === 3 && lens[1] === 3 && lens[2] === 4 && nanp(digits)) return { entity: 'phone', s: start, e: end };
-    if (n === 4 && lens[0] === 1 && first.digits === '1' && lens[1] === 3 && lens[2] === 3 && lens[3] === 4 && nanp(digits.slice(1))) return { entity: 'phone', s: start, e: end };
+    if (n === 4 && lens[0] === 1 && gd(t, first) === '1' && lens[1] === 3 && lens[2] === 3 && lens[3] === 4 && nanp(digits.slice(1))) return { entity: 'phone', s: start, e: end };
     if (n === 2 && areaParens && lens[0] === 3 && lens[1] === 7 && nanp(digits)) return { entity: 'phone', s: start, e: end };
     // National formats with a trunk 0: 020 7946 0958, 07700 900123, 030 12345678, 01 23 45 67 89
     if (digits[0] === '0' && digits[1] !== '0' && D >= 9 && D <= 12 && n >= 2 && lens.every((x) => x >= 2 && x <= 8) && (lens[0] as number) <= 5) {
-      if (!/^(?:19|20)\d\d$/.test(last.digits) || n > 3) return { entity: 'phone', s: start, e: end };
+      if (!/^(?:19|20)\d\d$/.test(gd(t, last)) || n > 3) return { entity: 'phone', s: start, e: end };
     }
     // bare 10 digits or other shapes only next to a phone word
     if (D >= 10 && D <= 11 && PHONE_CONTEXT.test(before()) && (nanp(digits) || (D === 11 && digits[0] === '1' && nanp(digits.slice(1))) || digits[0] === '0')) return { entity: 'phone', s: start, e: end };

@@ -35,7 +35,6 @@ export interface Normalised {
   toOriginal(start: number, end: number): [number, number];
 }
 
-const NON_ASCII = /[^\x00-\x7f]/g;
 
 /** Default-ignorable / invisible code points that are removed. */
 export function isIgnorable(cp: number): boolean {
@@ -97,8 +96,10 @@ function foldString(s: string): string {
 }
 
 // Per-BMP-code-point class, filled lazily: 0 unknown, 1 unchanged, 2 mapped (see BMP_MAPPED),
-// 3 combining mark (starts/extends a cluster), 4 removed.
-const UNKNOWN = 0, SAME = 1, MAPPED = 2, MARK = 3, DROP = 4;
+// 3 combining mark (starts/extends a cluster), 4 removed, 5 mapped to a single unit.
+const UNKNOWN = 0, SAME = 1, MAPPED = 2, MARK = 3, DROP = 4, MAP1 = 5;
+/** The replacement unit of a MAP1 code point (one BMP unit → one unit). */
+const BMP_MAP1 = new Uint16Array(0x10000);
 const BMP_CLASS = new Uint8Array(0x10000);
 const BMP_MAPPED: Array<string | undefined> = [];
 const ASTRAL_CACHE = new Map<number, string>();
@@ -117,8 +118,10 @@ function classify(c: number): number {
     const v = conf !== undefined ? conf : foldString(ch.normalize('NFKC'));
     if (v === ch) k = SAME;
     else {
-      k = v.length === 0 ? DROP : MAPPED;
+      const one = v.length === 1 && (v.charCodeAt(0) < 0xd800 || v.charCodeAt(0) > 0xdfff);
+      k = v.length === 0 ? DROP : one ? MAP1 : MAPPED;
       BMP_MAPPED[c] = v;
+      if (one) BMP_MAP1[c] = v.charCodeAt(0);
     }
   }
   BMP_CLASS[c] = k;
@@ -223,119 +226,139 @@ class MappedText implements Normalised {
 export function normalise(text: string): Normalised {
   // UTF-8 length equals the UTF-16 length exactly when every unit is ASCII (a native scan).
   if (Buffer.byteLength(text, 'utf8') === text.length) return new IdentityMap(text);
-  NON_ASCII.lastIndex = 0;
-  const first = NON_ASCII.exec(text);
-  if (first === null) return new IdentityMap(text);
+  return normaliseSlow(text);
+}
 
+/**
+ * The general path. Output code units go to a buffer; one-for-one replacements (homoglyphs,
+ * full-width forms, dashes next to digits) keep the offsets of an identity run, so the offset
+ * map only records the places where lengths change (removed characters, expansions, clusters).
+ */
+function normaliseSlow(text: string): Normalised {
   const len = text.length;
-  let segCap = 64;
-  let segOut = new Int32Array(segCap);
-  let segOrig = new Int32Array(segCap);
-  let segOrigEnd = new Int32Array(segCap);
-  let segCount = 0;
-  const parts: string[] = [];
-  let o = 0; // output length, excluding the open identity run
-  let runStart = 0; // the open identity run is [runStart, i)
+  const st: SlowState = {
+    out: new Uint16Array(len + (len >> 3) + 16),
+    segOut: new Int32Array(64),
+    segOrig: new Int32Array(64),
+    segOrigEnd: new Int32Array(64),
+    segCount: 0,
+  };
+  let o = 0; // output length
+  let runOut = 0; // the open identity run: output [runOut, o) ↔ original [runOrig, i)
+  let runOrig = 0;
   let changed = false;
-
-  let i = first.index;
-  for (;;) {
-    i = nextSpecial(text, i, len);
-    if (i >= len) break;
+  let out = st.out;
+  let i = 0;
+  while (i < len) {
     const c = text.charCodeAt(i);
-    let piece: string | undefined;
-    let end = i + 1;
-    let start = i;
+    if (c < 0x80) {
+      out[o++] = c;
+      i++;
+      continue;
+    }
     if (c < 0xd800 || c > 0xdfff) {
-      const k = BMP_CLASS[c] as number;
-      if (k === MAPPED || k === DROP) {
-        if (!isMarkAt(text, i + 1)) piece = k === MAPPED ? (BMP_MAPPED[c] as string) : '';
-      } else if (k === MARK && i > runStart) {
-        // A mark after a letter of the identity run: the cluster starts at that letter.
-        const prev = text.charCodeAt(i - 1);
-        start = prev >= 0xdc00 && prev <= 0xdfff && i - 2 >= runStart ? i - 2 : i - 1;
+      let k = BMP_CLASS[c] as number;
+      if (k === UNKNOWN) k = classify(c);
+      const nextMark = i + 1 < len && text.charCodeAt(i + 1) >= 0x300 && isMarkAt(text, i + 1);
+      if (!nextMark) {
+        if (k === SAME) {
+          out[o++] = c;
+          i++;
+          continue;
+        }
+        if (k === MAP1) {
+          // dashes only next to a digit (nothing else a detector needs)
+          if (c >= 0x2010 && c <= 0x2015 && !isDigitAt(text, i - 1) && !isDigitAt(text, i + 1) && !isDigitAt(text, i + 2) && !isDigitAt(text, i - 2)) out[o++] = c;
+          else {
+            out[o++] = BMP_MAP1[c] as number;
+            changed = true;
+          }
+          i++;
+          continue;
+        }
       }
     }
-    if (piece === undefined) {
-      // A cluster: base code point (or a lone mark) plus following marks and ignorables.
-      const cp = text.codePointAt(start) as number;
-      const w = cp > 0xffff ? 2 : 1;
-      end = start + w;
+    // Length-changing: a removed character, an expansion, a cluster with combining marks, an
+    // astral code point. Close the identity run first.
+    let start = i;
+    if (i > runOrig && (BMP_CLASS[c] === MARK || (c >= 0xd800 && c <= 0xdbff && isMarkAt(text, i)))) {
+      // a mark after a character of the identity run: the cluster starts at that character
+      const prev = text.charCodeAt(i - 1);
+      start = prev >= 0xdc00 && prev <= 0xdfff && i - 2 >= runOrig ? i - 2 : i - 1;
+      o -= i - start;
+    }
+    const cp = text.codePointAt(start) as number;
+    const w = cp > 0xffff ? 2 : 1;
+    let end = start + w;
+    // a cluster (base + marks, with removable characters among them) only when marks follow,
+    // or when the cluster starts with a mark itself
+    if (isMarkAt(text, end) || BMP_CLASS[cp] === MARK) {
       while (isMarkOrDropAt(text, end)) {
         const e = text.charCodeAt(end);
         end += e >= 0xd800 && e <= 0xdbff ? 2 : 1;
       }
-      const raw = text.slice(start, end);
-      piece = end - start === w ? normaliseAstral(cp, raw) : foldString(raw.normalize('NFKC'));
-      if (piece === raw) {
-        i = end; // unchanged: stays in the identity run
-        continue;
-      }
+    }
+    const raw = text.slice(start, end);
+    const piece = end - start === w ? (w === 1 ? bmpPiece(cp, raw) : normaliseAstral(cp, raw)) : foldString(raw.normalize('NFKC'));
+    if (piece === raw) {
+      for (let k = start; k < end; k++) out[o++] = text.charCodeAt(k);
+      i = end;
+      continue;
     }
     changed = true;
-    // Close the identity run [runStart, start), then add the replaced cluster.
-    if (segCount + 2 > segCap) {
-      segCap *= 2;
-      segOut = grownInt32(segOut, segCap);
-      segOrig = grownInt32(segOrig, segCap);
-      segOrigEnd = grownInt32(segOrigEnd, segCap);
+    if (o + piece.length + (len - end) + 16 > out.length) {
+      const bigger = new Uint16Array((o + piece.length + (len - end)) * 2 + 16);
+      bigger.set(out.subarray(0, o));
+      out = st.out = bigger;
     }
-    if (start > runStart) {
-      segOut[segCount] = o;
-      segOrig[segCount] = runStart;
-      segOrigEnd[segCount] = -1;
-      segCount++;
-      parts.push(text.slice(runStart, start));
-      o += start - runStart;
-    }
+    if (start > runOrig) addSeg(st, runOut, runOrig, -1);
     if (piece.length > 0) {
-      segOut[segCount] = o;
-      segOrig[segCount] = start;
-      segOrigEnd[segCount] = end;
-      segCount++;
-      parts.push(piece);
-      o += piece.length;
+      addSeg(st, o, start, end);
+      for (let k = 0; k < piece.length; k++) out[o++] = piece.charCodeAt(k);
     }
-    runStart = end;
+    runOut = o;
+    runOrig = end;
     i = end;
   }
-  return changed ? finish(text, parts, segOut, segOrig, segOrigEnd, segCount, o, runStart) : new IdentityMap(text);
+  return changed ? finish(st, o, runOut, runOrig, len) : new IdentityMap(text);
+}
+
+interface SlowState {
+  out: Uint16Array;
+  segOut: Int32Array;
+  segOrig: Int32Array;
+  segOrigEnd: Int32Array;
+  segCount: number;
+}
+
+function addSeg(st: SlowState, out: number, orig: number, origEnd: number): void {
+  if (st.segCount + 1 > st.segOut.length) {
+    const cap = st.segOut.length * 2;
+    st.segOut = grownInt32(st.segOut, cap);
+    st.segOrig = grownInt32(st.segOrig, cap);
+    st.segOrigEnd = grownInt32(st.segOrigEnd, cap);
+  }
+  st.segOut[st.segCount] = out;
+  st.segOrig[st.segCount] = orig;
+  st.segOrigEnd[st.segCount] = origEnd;
+  st.segCount++;
+}
+
+/** Normalised form of one BMP unit taking the slow path (removed, expanded, or a lone mark). */
+function bmpPiece(c: number, raw: string): string {
+  const k = classify(c);
+  if (k === DROP) return '';
+  if (k === MAPPED || k === MAP1) return BMP_MAPPED[c] as string;
+  if (k === MARK) return foldString(raw.normalize('NFKC'));
+  return raw;
 }
 
 // Kept out of the loop's function: code after a hot loop that has not run yet when V8 compiles
 // the loop (on-stack replacement) made it deoptimise on every call.
-function finish(text: string, parts: string[], segOut: Int32Array, segOrig: Int32Array, segOrigEnd: Int32Array, segCount: number, o: number, runStart: number): Normalised {
-  const len = text.length;
-  if (len > runStart) {
-    if (segCount + 1 > segOut.length) {
-      const cap = segOut.length * 2;
-      segOut = grownInt32(segOut, cap);
-      segOrig = grownInt32(segOrig, cap);
-      segOrigEnd = grownInt32(segOrigEnd, cap);
-    }
-    segOut[segCount] = o;
-    segOrig[segCount] = runStart;
-    segOrigEnd[segCount] = -1;
-    segCount++;
-    parts.push(text.slice(runStart));
-  }
-  return new MappedText(parts.join(''), segOut, segOrig, segOrigEnd, segCount, len);
-}
-
-/** Index of the next unit at or after `i` that is neither ASCII nor an unchanged BMP code point. */
-function nextSpecial(text: string, i: number, len: number): number {
-  for (; i < len; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c >= 0xd800 && c <= 0xdfff) return i;
-    const k = BMP_CLASS[c] as number;
-    if (k === SAME || (k === UNKNOWN && classify(c) === SAME)) continue;
-    // A dash between words changes nothing a detector sees: fold it only next to a digit
-    // (phone/card separators), which keeps typical prose (em dashes) on the identity path.
-    if (c >= 0x2010 && c <= 0x2015 && !isDigitAt(text, i - 1) && !isDigitAt(text, i + 1) && !isDigitAt(text, i + 2) && !isDigitAt(text, i - 2)) continue;
-    return i;
-  }
-  return len;
+function finish(st: SlowState, o: number, runOut: number, runOrig: number, len: number): Normalised {
+  if (len > runOrig || st.segCount === 0) addSeg(st, runOut, runOrig, -1);
+  const text = Buffer.from(st.out.buffer, st.out.byteOffset, o * 2).toString('utf16le');
+  return new MappedText(text, st.segOut, st.segOrig, st.segOrigEnd, st.segCount, len);
 }
 
 function isDigitAt(text: string, i: number): boolean {
