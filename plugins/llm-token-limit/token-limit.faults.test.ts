@@ -94,8 +94,8 @@ describe('Redis blackholed and reset mid-run (fault proxy)', () => {
   afterAll(() => host?.stop());
 
   const limits = { requests_per_hour: 1000 };
-  // fixed-window state "idx count" in the tenant's state hash
-  const counter = async (tenant: string) => Number(((await redis.hget(`${prefix}{${tenant}}:rl:state`, 'rph:fw')) ?? '0 0').split(' ')[1]);
+  // fixed-window count in the tenant's state hash
+  const counter = async (tenant: string) => Number((await redis.hget(`${prefix}{${tenant}}:rl:state`, 'rph:fw.2')) ?? '0');
   const seen: number[] = [];
   const tolerant = async () => {
     const s = await post(host, '/tolerant', identity('tf-tol', limits));

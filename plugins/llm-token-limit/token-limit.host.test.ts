@@ -164,7 +164,7 @@ describe('exactness under concurrency (one plugin server)', () => {
   it('sliding window: never above its definition (previous window weighted)', async () => {
     const t = 'tenant-sw';
     // 60 requests in the previous minute; 30 s into this one its weight is 0.5 → 30 → 70 fit.
-    await redis.hset(`${prefix}{${t}}:rl:state`, 'rpm:sw', `${Math.floor(NOW / 60_000) - 1} 60 0`);
+    await redis.hset(`${prefix}{${t}}:rl:state`, 'rpm:sw.1', String(Math.floor(NOW / 60_000) - 1), 'rpm:sw.2', '60');
     await redis.pexpire(`${prefix}{${t}}:rl:state`, 120_000);
     const counts = await burst(200, () => post('/sw', { 'x-fixture-identity': identity(t, { requests_per_minute: 100 }, `r-${++rid}`) }));
     expect(counts).toEqual({ 200: 70, 429: 130 });
@@ -267,8 +267,7 @@ describe('global limits and shadow mode', () => {
     // route scope: Kong passes the plugin's route_id in its config
     const [stateKey] = await redis.keys(`${prefix}{tenant-ga}:rl:r=*:state`);
     expect(stateKey).toMatch(/:rl:r=[^-][^:]*:state$/);
-    const state = await redis.hget(stateKey as string, 'rpm:fw');
-    expect(state?.split(' ')[1]).toBe('3');
+    expect(await redis.hget(stateKey as string, 'rpm:fw.2')).toBe('3');
     const no = await post('/global', { 'x-fixture-identity': identity('tenant-gc', limits, `r-${++rid}`) });
     expect(JSON.parse(no.text).error.message).toContain('requests per minute (shared by all tenants)');
     const ev = await until(() => limitEvents('tenant-gc'), (e) => e.length >= 1);

@@ -12,7 +12,7 @@ export const SETTLE_SCRIPT = new RedisScript('llg-limit-settle', SETTLE_LUA);
 
 function dimArgs(dims: DimSpec[]): Array<string | number> {
   const out: Array<string | number> = [];
-  for (const d of dims) out.push(d.kind, d.alg, d.limit, d.periodMs, d.field);
+  for (const d of dims) out.push(d.kind, d.alg, d.limit, d.periodMs, `${d.field}.1`, `${d.field}.2`, `${d.field}.3`);
   return out;
 }
 
