@@ -5,8 +5,8 @@
  *
  * 1. Injection detection on the labelled set (test/data/injection): detection rate and false
  *    positive rate per split — `dev` (the rules were tuned on it), `holdout` (written before a
- *    tuning round, then used in it), `fresh` (written after, used in a second round), `fresh2`
- *    (written last and never tuned on: the honest estimate for unseen phrasings).
+ *    tuning round, then used in it), `fresh` and `fresh2` (each written blind, then used in the
+ *    next round), `fresh3` (written last, never tuned on except one false positive removed).
  * 2. The pure core per request (preflight + inspect): µs for a 4000-char and a 32 KB chat body,
  *    with the tokenizer's and the injection scorer's share.
  * 3. Through the Kong-protocol host: PDK calls in access and plugin time per request.
@@ -29,6 +29,7 @@ const splits: Array<[string, string, string]> = [
   ['holdout', 'holdout-attacks.jsonl', 'holdout-benign.jsonl'],
   ['fresh', 'fresh-attacks.jsonl', 'fresh-benign.jsonl'],
   ['fresh2', 'fresh2-attacks.jsonl', 'fresh2-benign.jsonl'],
+  ['fresh3', 'fresh3-attacks.jsonl', 'fresh3-benign.jsonl'],
 ];
 console.log('Injection detection (threshold 1.0)');
 console.log('split     attacks  detected  rate    benign  false+  FPR');
@@ -58,7 +59,7 @@ const variants: Record<string, (t: string) => string> = {
   full_width: (t) => t.replace(/[!-~]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0)),
   base64: (t) => Buffer.from(t).toString('base64'),
 };
-const plainBlocked = [...load('attacks.jsonl'), ...load('holdout-attacks.jsonl'), ...load('fresh-attacks.jsonl'), ...load('fresh2-attacks.jsonl')].filter((x) => x.category !== 'encoded' && x.category !== 'obfuscated' && blocked(x.text));
+const plainBlocked = [...load('attacks.jsonl'), ...load('holdout-attacks.jsonl'), ...load('fresh-attacks.jsonl'), ...load('fresh2-attacks.jsonl'), ...load('fresh3-attacks.jsonl')].filter((x) => x.category !== 'encoded' && x.category !== 'obfuscated' && blocked(x.text));
 const obf: Record<string, number> = {};
 console.log(`\nObfuscated variants of the ${plainBlocked.length} plainly blocked attacks still blocked:`);
 for (const [k, fn] of Object.entries(variants)) {
