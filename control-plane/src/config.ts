@@ -23,6 +23,8 @@ export interface CpConfig {
   /** Failed admin authentications per address per minute before 429 (0 = no throttle). */
   authMaxFailures: number;
   configPushDebounceMs: number;
+  /** How often the gateway's configuration_hash is compared with the last push (0 = never). */
+  driftCheckMs: number;
   keyRotationOverlapSeconds: number;
   migrateOnStart: boolean;
   logLevel: string;
@@ -111,6 +113,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ipAllowlist,
     authMaxFailures: int('ADMIN_AUTH_MAX_FAILURES', 20, 0, 1_000_000),
     configPushDebounceMs: int('CONFIG_PUSH_DEBOUNCE_MS', 500, 0, 600_000),
+    driftCheckMs: int('CONFIG_DRIFT_CHECK_MS', 30_000, 0, 86_400_000),
     keyRotationOverlapSeconds: int('KEY_ROTATION_OVERLAP_SECONDS', 86_400, 0, 90 * 86_400),
     migrateOnStart: bool('MIGRATE_ON_START', true),
     logLevel,

@@ -57,6 +57,7 @@ export async function createControlPlane(cfg: CpConfig, opts: CreateOptions = {}
       'control plane started',
     );
     if (!keySync.enabled) app.log.warn({}, "REDIS_URL not set: API keys are delivered in llm-auth's static keys list (config push on every key change)");
+    if (cfg.kongAdminUrl) delivery.startDriftCheck(cfg.driftCheckMs);
     const lastUsed = cfg.redisUrl ? new LastUsedTracker(cfg.redisUrl, cfg.redisKeyPrefix, db) : undefined;
     lastUsed?.start();
     return {

@@ -17,6 +17,7 @@ import { startTestCp, type TestCp } from '../test-support/cp';
 let llm: MockLlm;
 let host: KongHost;
 let cp: TestCp;
+let startConfigCopy: Parameters<KongHost['reload']>[0];
 
 beforeAll(async () => {
   llm = await startMockLlm();
@@ -44,6 +45,7 @@ beforeAll(async () => {
   // The host starts on the platform file as is (no tenants yet); the control plane then owns it.
   const { _info, ...startConfig } = base;
   void _info;
+  startConfigCopy = structuredClone(startConfig);
   host = await startKongHost({ config: startConfig });
   cp = await startTestCp('postgres', 'e2ehost', { redis: true, kongAdminUrl: host.adminUrl, kongConfigPath: basePath, debounceMs: 20 });
 }, 120_000);
@@ -137,6 +139,17 @@ describe('control plane → gateway', () => {
     const again = await cp.call('POST', '/v1/config/push');
     expect(again.status, again.text).toBe(200);
     expect(await chat(k.body.secret, 'code_review')).toBe(200);
+  });
+
+  it('drift: when the gateway loses the config (restart on its file), the control plane pushes again', async () => {
+    const k = await cp.call('POST', '/v1/tenants/e2e-team/keys', { body: {} });
+    expect(await chat(k.body.secret)).toBe(200);
+    await host.reload(startConfigCopy); // what a Kong restart on the platform file looks like
+    expect(await chat(k.body.secret)).toBe(401); // the tenant is gone from the gateway
+    const r = await cp.delivery.checkDrift();
+    expect(r?.status).toBe('applied');
+    expect(await chat(k.body.secret)).toBe(200);
+    expect(await cp.delivery.checkDrift()).toBeUndefined(); // in step again
   });
 
   it('the gateway refusing a config is reported readably and the version is marked', async () => {

@@ -79,6 +79,9 @@ export class ConfigDelivery {
   lastAutoPush: PushResult | undefined;
   private retryMs = 0;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** Kong's `configuration_hash` right after our last successful push. */
+  private gatewayHash: string | undefined;
+  private driftTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: DeliveryOptions) {
     this.schemas = o.schemas;
@@ -155,6 +158,7 @@ export class ConfigDelivery {
     const out = await pushConfig(this.o.kongAdminUrl, config, { body });
     if (out.status === 'applied' || out.status === 'unchanged') {
       await configRepo.setStatus(this.o.db, version, out.status, null);
+      this.gatewayHash = await this.fetchGatewayHash();
       this.o.log.info({ version, status: out.status, bytes: out.bytes }, 'gateway config pushed');
       return { version, status: out.status, hash, bytes: out.bytes };
     }
@@ -231,6 +235,39 @@ export class ConfigDelivery {
     return this.lastAutoPush;
   }
 
+  private async fetchGatewayHash(): Promise<string | undefined> {
+    if (!this.o.kongAdminUrl) return undefined;
+    try {
+      const r = await fetch(`${this.o.kongAdminUrl.replace(/\/+$/, '')}/status`, { signal: AbortSignal.timeout(5_000) });
+      if (!r.ok) return undefined;
+      const h = ((await r.json()) as { configuration_hash?: unknown }).configuration_hash;
+      return typeof h === 'string' && h.length > 0 ? h : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Drift: when the gateway's configuration_hash is no longer the one it reported after our last
+   * push (Kong restarted on its file, or someone else POSTed /config), push again. Returns the
+   * push result when a re-push happened.
+   */
+  async checkDrift(): Promise<PushResult | undefined> {
+    if (!this.o.kongAdminUrl || !this.gatewayHash) return undefined;
+    const now = await this.fetchGatewayHash();
+    if (!now || now === this.gatewayHash) return undefined;
+    this.o.log.warn({ expected: this.gatewayHash, found: now }, 'gateway config changed outside the control plane; pushing again');
+    return this.push('gateway config drifted', 'drift-check');
+  }
+
+  startDriftCheck(intervalMs: number): void {
+    if (this.driftTimer || intervalMs <= 0) return;
+    this.driftTimer = setInterval(() => {
+      this.checkDrift().catch(() => undefined);
+    }, intervalMs);
+    this.driftTimer.unref?.();
+  }
+
   /** Check a stored config's llm-* plugins against the current schemas. */
   async validateStored(config: DeclarativeConfig): Promise<string[]> {
     const schemas = await this.getSchemas();
@@ -301,8 +338,10 @@ export class ConfigDelivery {
   close(): void {
     if (this.timer) clearTimeout(this.timer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.driftTimer) clearInterval(this.driftTimer);
     this.timer = undefined;
     this.retryTimer = undefined;
+    this.driftTimer = undefined;
     this.pendingReasons = [];
     const resolve = this.resolveScheduled;
     this.scheduled = undefined;

@@ -67,7 +67,11 @@ export function buildOpenApi(routes: Collected[], info: { title: string; version
       'x-permission': r.perm ?? 'none',
     };
     if (r.perm !== 'public') op.security = [{ bearer: [] }];
-    if (s.body) op.requestBody = { required: !(plain(s.body) as { [k: string]: unknown })['x-optional'], content: { 'application/json': { schema: plain(s.body) } } };
+    if (s.body) {
+      const body = plain(s.body) as { anyOf?: Array<{ type?: string }> };
+      const optional = Array.isArray(body.anyOf) && body.anyOf.some((b) => b.type === 'null');
+      op.requestBody = { required: !optional, content: { 'application/json': { schema: body } } };
+    }
     if (r.method === 'post' && /\/(tiers|tenants|keys|jwt-issuers|mtls-identities|model-prices|admin-tokens)$/.test(r.url)) {
       parameters.push({ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 } });
     }
