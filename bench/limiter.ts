@@ -141,16 +141,9 @@ async function main(): Promise<void> {
   const four = by('4 dims');
   const peerOne = by('rate-limiter-flexible');
   console.log(`\n4-dimension decision vs rate-limiter-flexible single dimension: ${(four / peerOne).toFixed(2)}× (${four >= peerOne ? 'target met' : 'target NOT met'})`);
-
-  // cleanup: only this run's keys
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
   await redis.quit();
-  await closeAllRedis();
+
+  await cleanup();
   console.log(
     `BENCH ${JSON.stringify({
       name: 'limiter',
@@ -167,7 +160,21 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((e) => {
+/** Delete only this run's keys (also after a failure). */
+async function cleanup(): Promise<void> {
+  const redis = new Redis({ host: '127.0.0.1', port: 6379 });
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.unlink(...keys);
+  } while (cursor !== '0');
+  await redis.quit();
+  await closeAllRedis();
+}
+
+main().catch(async (e) => {
   console.error(e);
+  await cleanup().catch(() => {});
   process.exit(1);
 });
