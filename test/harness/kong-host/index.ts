@@ -111,7 +111,13 @@ export async function startKongHost(opts: HostOptions): Promise<KongHost> {
       });
       servers.push(s);
     }
-    await Promise.all(servers.map((s) => s.start()));
+    try {
+      await Promise.all(servers.map((s) => s.start()));
+    } catch (e) {
+      // Never leave half a set of plugin servers running behind a failed start.
+      await Promise.all(servers.map((s) => s.stop().catch(() => s.kill())));
+      throw e;
+    }
     const info = (await servers[0]!.pool.call('plugin.GetPluginInfo', name)) as PluginInfo;
     const ext: ExternalPlugin = { kind: 'external', name, info, servers, next: 0 };
     externals.set(name, ext);
@@ -147,7 +153,14 @@ export async function startKongHost(opts: HostOptions): Promise<KongHost> {
     return { config, seq };
   }
 
-  let runtime = await buildRuntime(opts.config, 1);
+  let runtime: Runtime;
+  try {
+    runtime = await buildRuntime(opts.config, 1);
+  } catch (e) {
+    await Promise.all([...externals.values()].flatMap((ext) => ext.servers.map((s) => s.stop().catch(() => s.kill()))));
+    rmSync(prefix, { recursive: true, force: true });
+    throw e;
+  }
   consumersRef.current = runtime.config.consumers;
 
   function activePlugins(rt: Runtime, route: LoadedConfig['routes'][number] | undefined): ActivePlugin[] {

@@ -139,14 +139,14 @@ export class PluginServerProcess {
       this.dead = true;
       this.pool.close();
     });
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + 45_000; // a loaded 2-core machine starts 5+ servers slowly
     for (;;) {
       if (this.dead) throw new Error(`plugin server for ${this.name} exited at start: ${this.output.slice(-5).join(' | ')}`);
       try {
         await this.pool.call('plugin.GetStatus');
         return;
       } catch {
-        if (Date.now() > deadline) throw new Error(`plugin server for ${this.name} did not listen within 15 s`);
+        if (Date.now() > deadline) throw new Error(`plugin server for ${this.name} did not listen within 45 s`);
         await new Promise((r) => setTimeout(r, 40));
       }
     }
