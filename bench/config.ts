@@ -5,7 +5,10 @@
  *     Kong-protocol host's admin listener (which validates again and swaps), then an identical
  *     push (check_hash → 304);
  *  B. the control plane's real path: ConfigDelivery.push() reading 10,000 tenants from Postgres,
- *     storing the version and pushing.
+ *     storing the version and pushing;
+ *  C. revocation latency at the gateway: a key cached by llm-auth (TTL 300 s) is revoked the way
+ *     the control plane does it (record rewritten + hash published) and requests are sent until
+ *     the first 401 (target < 1 s).
  * `npx tsx bench/config.ts` (BENCH_TENANTS to change the count).
  */
 import { existsSync } from 'node:fs';
@@ -24,6 +27,8 @@ import { startFakeKong } from '../control-plane/test-support/fake-kong';
 import { benchLine } from './lib';
 
 const N = Number(process.env.BENCH_TENANTS ?? 10_000);
+const REDIS_PREFIX = `llg:bench:config:${process.pid}:`;
+const REVOKES = Number(process.env.BENCH_REVOKES ?? 20);
 const ZONES = ['UTC', 'Europe/Paris', 'America/New_York', 'Asia/Kolkata', 'Asia/Tokyo'];
 
 function tenantsFor(n: number) {
@@ -50,7 +55,10 @@ async function main(): Promise<void> {
           {
             name: 'v1',
             paths: ['/v1'],
-            plugins: [{ name: 'llm-auth', config: { methods: ['api_key'] } }, ...(schemas.has('llm-cost-quota') ? [{ name: 'llm-cost-quota', config: {} }] : [])],
+            plugins: [
+              { name: 'llm-auth', config: { methods: ['api_key'], redis: { host: '127.0.0.1', port: 6379 }, redis_key_prefix: REDIS_PREFIX, cache: { ttl_seconds: 300 }, throttle: { enabled: false } } },
+              ...(schemas.has('llm-cost-quota') ? [{ name: 'llm-cost-quota', config: { require_identity: false } }] : []),
+            ],
           },
         ],
       },
@@ -65,12 +73,14 @@ async function main(): Promise<void> {
   let adminUrl: string;
   let stopGateway: () => Promise<void>;
   let gateway: string;
+  let proxyPort = '';
   if (built && process.env.BENCH_FAKE_KONG !== '1') {
     const { startKongHost } = await import('../test/harness/kong-host');
     const { _info, ...start } = base;
     void _info;
     const host = await startKongHost({ config: start });
     adminUrl = host.adminUrl;
+    proxyPort = new URL(host.proxyUrl).port;
     stopGateway = () => host.stop();
     gateway = 'kong-host';
   } else {
@@ -157,12 +167,52 @@ async function main(): Promise<void> {
       dbStatus = `skipped (${(err as Error).message.slice(0, 60)})`;
     }
 
+    // C. revocation latency (needs the real gateway and Redis)
+    const revokeMs: number[] = [];
+    if (gateway === 'kong-host') {
+      const { RedisKeySync } = await import('../control-plane/src/keys/key-sync');
+      const { generateApiKey } = await import('../plugins/core/keys');
+      const Redis = (await import('ioredis')).default;
+      const sync = new RedisKeySync('redis://127.0.0.1:6379', REDIS_PREFIX, async () => [], { info: () => {}, warn: () => {} });
+      const proxyUrl = adminUrl.replace(/:\d+$/, `:${proxyPort}`);
+      const call = async (key: string) => {
+        const r = await fetch(`${proxyUrl}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: '{}' });
+        await r.arrayBuffer();
+        return r.status;
+      };
+      try {
+        for (let i = 0; i < REVOKES; i++) {
+          const k = generateApiKey();
+          const row = { id: `bench-${i}`, tenant_id: 'tenant-00000', lineage_id: `bench-${i}`, prefix: k.prefix, hash: k.hash, scopes: null, expires_at: null, revoked_at: null as Date | null };
+          await sync.write([row]);
+          // Authenticated (the upstream is unreachable: 502 means llm-auth let it through) and now cached.
+          const before = await call(k.key);
+          if (before === 401) throw new Error('fresh key refused');
+          const t0 = performance.now();
+          await sync.write([{ ...row, revoked_at: new Date() }]);
+          while ((await call(k.key)) !== 401) {
+            if (performance.now() - t0 > 5_000) throw new Error('revocation not seen within 5 s');
+          }
+          revokeMs.push(performance.now() - t0);
+        }
+      } finally {
+        await sync.close();
+        const r = new Redis('redis://127.0.0.1:6379');
+        const keys = await r.keys(`${REDIS_PREFIX}*`);
+        if (keys.length) await r.del(...keys);
+        r.disconnect();
+      }
+    }
+    revokeMs.sort((a, b) => a - b);
+    const pct = (p: number) => (revokeMs.length ? revokeMs[Math.min(revokeMs.length - 1, Math.ceil((p / 100) * revokeMs.length) - 1)]! : NaN);
+
     const mb = (b: number) => `${(b / 1_048_576).toFixed(2)} MB`;
     console.log(`\nconfig for ${N} tenants → ${gateway} (${adminUrl})`);
     console.log('run  render+validate  (validate)  serialize      push     total   size');
     runs.forEach((r, i) => console.log(`${i + 1}    ${r.render.toFixed(0).padStart(10)} ms ${r.validate.toFixed(0).padStart(8)} ms ${r.serialize.toFixed(0).padStart(7)} ms ${r.push.toFixed(0).padStart(7)} ms ${r.total.toFixed(0).padStart(6)} ms   ${mb(r.bytes)}`));
     console.log(`identical push (check_hash): ${unchanged.status} in ${unchangedMs.toFixed(0)} ms`);
     console.log(`through Postgres (ConfigDelivery.push: read + render + validate + store + push): ${dbStatus} in ${dbMs.toFixed(0)} ms`);
+    if (revokeMs.length) console.log(`revoke → first 401 at the gateway (${revokeMs.length} keys, cached by llm-auth): p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${revokeMs[revokeMs.length - 1]!.toFixed(1)} ms (target < 1000 ms)`);
     console.log(`target < 2000 ms: ${best.total < 2000 ? 'met' : 'MISSED'}; size < 10 MB: ${best.bytes < 10 * 1_048_576 ? 'yes' : 'NO'}`);
     benchLine('config', {
       tenants: N,
@@ -176,6 +226,9 @@ async function main(): Promise<void> {
       db_path_ms: Number.isFinite(dbMs) ? Math.round(dbMs) : null,
       target_met: best.total < 2000,
       under_10mb: best.bytes < 10 * 1_048_576,
+      revoke_p50_ms: revokeMs.length ? Number(pct(50).toFixed(1)) : null,
+      revoke_p99_ms: revokeMs.length ? Number(pct(99).toFixed(1)) : null,
+      revoke_under_1s: revokeMs.length ? revokeMs[revokeMs.length - 1]! < 1000 : null,
     });
   } finally {
     await stopGateway();
