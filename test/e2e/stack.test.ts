@@ -76,6 +76,17 @@ describe('the shipped kong.yml, end to end with the openai client', () => {
     expect((seen.body as Record<string, unknown>).max_tokens).toBe(256);
   });
 
+  it('stays within the PDK-call budget per plugin in access (each call is one socket round trip)', async () => {
+    await client().chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'count' }] });
+    const trace = host.traces.filter((t) => t.route === 'llm-chat' && t.status === 200).at(-1)!;
+    const access = (plugin: string) => trace.pdkCalls.filter((c) => c.plugin === plugin && c.phase === 'access').length;
+    expect(access('llm-auth')).toBeLessThanOrEqual(4);
+    expect(access('llm-input-guard')).toBeLessThanOrEqual(5);
+    expect(access('llm-token-limit')).toBeLessThanOrEqual(2);
+    expect(access('llm-cost-quota')).toBeLessThanOrEqual(2);
+    expect(access('llm-token-limit')).toBeGreaterThan(0);
+  });
+
   it('streams, with usage injected upstream for settlement but not shown to a client that did not ask', async () => {
     llm.reset();
     const stream = await client().chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'stream please' }] });
