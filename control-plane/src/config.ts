@@ -107,7 +107,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
     redisKeyPrefix: prefix,
     kongAdminUrl: url('KONG_ADMIN_URL', ['http:', 'https:']),
-    kongConfigPath: str('KONG_CONFIG_PATH') ?? 'kong/kong.yml',
+    kongConfigPath: str('KONG_CONFIG_PATH') ?? str('KONG_BASE_CONFIG') ?? 'kong/kong.yml',
     adminToken,
     adminTokenFile: str('ADMIN_TOKEN_FILE') ?? '.control-plane/admin-token',
     ipAllowlist,

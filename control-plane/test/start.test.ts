@@ -36,6 +36,7 @@ describe('environment validation', () => {
     const c = loadConfig({});
     expect(c).toMatchObject({ port: 8001, host: '127.0.0.1', redisKeyPrefix: 'llg:', kongConfigPath: 'kong/kong.yml', migrateOnStart: true, ipAllowlist: [] });
     expect(c.databaseUrl).toBeUndefined();
+    expect(loadConfig({ KONG_BASE_CONFIG: '/app/kong/kong.yml' }).kongConfigPath).toBe('/app/kong/kong.yml');
   });
 });
 
