@@ -117,14 +117,6 @@ function validDomain(t: string, s: number, e: number): boolean {
 // Unambiguous (each repetition needs a separator), so linear.
 const NUM_CANDIDATE = /(?<![\w.@+-])\+?\(?\d+(?:\)\d*)?(?:[ .-]\(?\d+(?:\)\d*)?)*/g;
 
-interface Group {
-  s: number; // start of digits (normalised offset)
-  e: number;
-  sepBefore: string; // '' for the first group, else one separator character or ')'
-  open: boolean; // preceded by '('
-  close: boolean; // followed by ')'
-}
-
 const VERSION_CONTEXT = /(?:\b(?:v|ver|version|versions|release|released|releases|rel|build|builds|upgrade|upgraded|upgrading|update|updated|updating|bump|bumped|changelog|tag|tagged|firmware|bootloader|bios|driver|kernel|patch|sdk|library|package|plugin|runtime|revision|rev|node|python|java|chrome|firefox|ios|android|windows|macos)\b(?:(?!\.\s)[^\n]){0,40}|[vV])$/i;
 const SSN_CONTEXT = /\b(?:ssn|ss#|social security(?: number| no\.?)?|soc\.? sec\.?)\b[\s:#.-]{0,12}(?:is\s+)?$/i;
 const PHONE_CONTEXT = /\b(?:phone|tel|telephone|call|mobile|cell|fax|whatsapp|sms|text|ring|dial|reach (?:me|us|him|her) at|contact)\b[^\n]{0,20}$/i;
@@ -142,49 +134,71 @@ function findNumbers(t: string, out: Raw[], want: Set<Entity>): void {
   }
 }
 
-/** A group's digits. */
-function gd(t: string, g: Group): string {
-  return t.slice(g.s, g.e);
+/**
+ * Digit groups of one candidate run, in module-level typed arrays reused across calls (a run of
+ * a hundred thousand numbers must not become a hundred thousand objects).
+ */
+let G_S = new Int32Array(256); // start of the group's digits (normalised offset)
+let G_E = new Int32Array(256); // end
+let G_SEP = new Uint16Array(256); // separator before the group: 0 none (first), a char code, or 41 for ')'
+let G_FLAGS = new Uint8Array(256); // 1: preceded by '(', 2: followed by ')'
+const OPEN = 1, CLOSE = 2;
+
+function growGroups(): void {
+  const n = G_S.length * 2;
+  const s = new Int32Array(n); s.set(G_S); G_S = s;
+  const e = new Int32Array(n); e.set(G_E); G_E = e;
+  const p = new Uint16Array(n); p.set(G_SEP); G_SEP = p;
+  const f = new Uint8Array(n); f.set(G_FLAGS); G_FLAGS = f;
 }
 
-function parseGroups(t: string, s: number, e: number): { groups: Group[]; plus: boolean } {
-  const groups: Group[] = [];
+/** Parse the run [s, e) into the group arrays; returns the group count (negative when it starts with '+'). */
+function parseGroups(t: string, s: number, e: number): { g: number; plus: boolean } {
+  let g = 0;
   let plus = false;
   let i = s;
   if (t.charCodeAt(i) === 43) {
     plus = true;
     i++;
   }
-  let sep = '';
-  let open = false;
+  let sep = 0;
+  let open = 0;
   while (i < e) {
     const c = t.charCodeAt(i);
     if (c >= 48 && c <= 57) {
       const gs = i;
       while (i < e && t.charCodeAt(i) >= 48 && t.charCodeAt(i) <= 57) i++;
-      groups.push({ s: gs, e: i, sepBefore: sep, open, close: false });
-      sep = '';
-      open = false;
+      if (g >= G_S.length) growGroups();
+      G_S[g] = gs;
+      G_E[g] = i;
+      G_SEP[g] = sep;
+      G_FLAGS[g] = open;
+      g++;
+      sep = 0;
+      open = 0;
     } else if (c === 40) {
-      open = true;
+      open = OPEN;
       i++;
     } else if (c === 41) {
-      const last = groups[groups.length - 1];
-      if (last) last.close = true;
+      if (g > 0) G_FLAGS[g - 1] = (G_FLAGS[g - 1] as number) | CLOSE;
       i++;
       // "(0)20": digits glued after ')' start a new group with no separator
-      if (i < e && t.charCodeAt(i) >= 48 && t.charCodeAt(i) <= 57) sep = ')';
+      if (i < e && t.charCodeAt(i) >= 48 && t.charCodeAt(i) <= 57) sep = 41;
     } else {
-      sep = t[i] as string; // the candidate pattern allows one separator between groups
+      sep = c; // the candidate pattern allows one separator between groups
       i++;
     }
   }
-  return { groups, plus };
+  return { g, plus };
 }
 
+const glen = (k: number): number => (G_E[k] as number) - (G_S[k] as number);
+const gsep = (k: number): number => G_SEP[k] as number;
+const gflag = (k: number, f: number): boolean => ((G_FLAGS[k] as number) & f) !== 0;
+const gd = (t: string, k: number): string => t.slice(G_S[k] as number, G_E[k] as number);
+
 function classifyRun(t: string, s: number, e: number, out: Raw[], want: Set<Entity>): void {
-  const { groups, plus } = parseGroups(t, s, e);
-  const g = groups.length;
+  const { g, plus } = parseGroups(t, s, e);
   if (g === 0) return;
   let i = 0;
   let lastEnd = -1; // group index right after the previous match
@@ -195,11 +209,10 @@ function classifyRun(t: string, s: number, e: number, out: Raw[], want: Set<Enti
       // A window may not cut a run where it is joined by one of its own separators: the
       // middle of a tracking number or an OID is not a card, phone or IP address.
       if (j - i > 1 && (i > 0 || j < g)) {
-        const gi = groups[i] as Group;
-        if (i > 0 && i !== lastEnd && !gi.open && innerHas(groups, i, j, gi.sepBefore)) continue;
-        if (j < g && !(groups[j - 1] as Group).close && innerHas(groups, i, j, (groups[j] as Group).sepBefore)) continue;
+        if (i > 0 && i !== lastEnd && !gflag(i, OPEN) && innerHas(i, j, gsep(i))) continue;
+        if (j < g && !gflag(j - 1, CLOSE) && innerHas(i, j, gsep(j))) continue;
       }
-      const r = classifyWindow(t, groups, i, j, plus && i === 0, s, want);
+      const r = classifyWindow(t, i, j, plus && i === 0, s, want);
       if (r !== undefined) {
         out.push(r);
         i = j;
@@ -213,89 +226,96 @@ function classifyRun(t: string, s: number, e: number, out: Raw[], want: Set<Enti
 }
 
 /** Is `sep` one of the separators inside the window [i, j)? */
-function innerHas(groups: Group[], i: number, j: number, sep: string): boolean {
-  for (let k = i + 1; k < j; k++) if ((groups[k] as Group).sepBefore === sep) return true;
+function innerHas(i: number, j: number, sep: number): boolean {
+  for (let k = i + 1; k < j; k++) if (G_SEP[k] === sep) return true;
   return false;
 }
 
-function classifyWindow(t: string, groups: Group[], i: number, j: number, plus: boolean, runStart: number, want: Set<Entity>): Raw | undefined {
+function classifyWindow(t: string, i: number, j: number, plus: boolean, runStart: number, want: Set<Entity>): Raw | undefined {
   const n = j - i;
-  const first = groups[i] as Group;
-  const last = groups[j - 1] as Group;
+  const first = i;
+  const last = j - 1;
   // cheap feasibility check before any allocation: the digit count decides what it could be
-  let D0 = 0;
-  for (let k = i; k < j; k++) D0 += (groups[k] as Group).e - (groups[k] as Group).s;
-  const couldCard = D0 >= 13 && D0 <= 19;
-  const couldSsn = D0 === 9 && (n === 3 || n === 1);
-  const couldIp = n === 4 && D0 <= 12;
-  const couldPhone = D0 >= 7 && D0 <= 15;
+  let D = 0;
+  for (let k = i; k < j; k++) D += glen(k);
+  const couldCard = D >= 13 && D <= 19;
+  const couldSsn = D === 9 && (n === 3 || n === 1);
+  const couldIp = n === 4 && D <= 12;
+  const couldPhone = D >= 7 && D <= 15;
   if (!couldCard && !couldSsn && !couldIp && !couldPhone) return undefined;
-  let digits = '';
-  const seps: string[] = [];
-  // parentheses inside the window (other than around the whole of it)
+  // separators inside the window; parentheses inside it (other than around the whole of it)
   let anyParen = false;
+  let sameSep = true;
+  let allDots = true;
+  let anyDot = false;
+  let phoneSeps = true;
+  const sep0 = n > 1 ? gsep(i + 1) : 0;
   for (let k = i; k < j; k++) {
-    const gr = groups[k] as Group;
-    digits += t.slice(gr.s, gr.e);
-    if (k > i) seps.push(gr.sepBefore);
-    if ((gr.open && k > i) || (gr.close && k < j - 1) || gr.sepBefore === ')') anyParen = true;
+    if ((gflag(k, OPEN) && k > i) || (gflag(k, CLOSE) && k < j - 1) || (k > i && gsep(k) === 41)) anyParen = true;
+    if (k > i) {
+      const sp = gsep(k);
+      if (sp !== sep0) sameSep = false;
+      if (sp === 46) anyDot = true;
+      else allDots = false;
+      if (sp !== 32 && sp !== 45 && sp !== 46 && sp !== 41) phoneSeps = false;
+    }
   }
-  if (first.open && first.close && n > 1) anyParen = true; // "(555) 123-4567": area code
-  const D = digits.length;
-  if (D < 4) return undefined;
+  const areaParens = gflag(first, OPEN) && gflag(first, CLOSE) && n > 1; // "(555) 123-4567"
+  if (areaParens) anyParen = true;
+  let digits = '';
+  for (let k = i; k < j; k++) digits += gd(t, k);
   // span: the leading '+'; parentheses only around a phone area code
-  const areaParens = first.open && first.close && n > 1;
-  const start = plus ? runStart : first.s - (areaParens ? 1 : 0);
-  const end = last.e;
-  const sameSep = seps.every((x) => x === seps[0]);
+  const start = plus ? runStart : (G_S[first] as number) - (areaParens ? 1 : 0);
+  const end = G_E[last] as number;
   let beforeText: string | undefined;
   const before = (): string => (beforeText ??= t.slice(Math.max(0, start - 40), start));
+  const lens = (): number[] => {
+    const l: number[] = [];
+    for (let k = i; k < j; k++) l.push(glen(k));
+    return l;
+  };
 
   // credit card
-  if (want.has('credit_card') && !plus && !anyParen && D >= 13 && D <= 19 && (n === 1 || (sameSep && (seps[0] === ' ' || seps[0] === '-')))) {
-    const lens = groups.slice(i, j).map((x) => x.e - x.s);
-    const shapeOk = n === 1 || (lens.slice(0, -1).every((x) => x === 4) && (lens[n - 1] as number) >= 1 && (lens[n - 1] as number) <= 4) || (n === 3 && lens[0] === 4 && lens[1] === 6 && (lens[2] === 5 || lens[2] === 4));
+  if (want.has('credit_card') && couldCard && !plus && !anyParen && (n === 1 || (sameSep && (sep0 === 32 || sep0 === 45)))) {
+    const ls = lens();
+    const shapeOk = n === 1 || (ls.slice(0, -1).every((x) => x === 4) && (ls[n - 1] as number) >= 1 && (ls[n - 1] as number) <= 4) || (n === 3 && ls[0] === 4 && ls[1] === 6 && (ls[2] === 5 || ls[2] === 4));
     if (shapeOk && luhnValid(digits) && cardNetwork(digits) !== undefined) return { entity: 'credit_card', s: start, e: end };
   }
   // US SSN
-  if (want.has('us_ssn') && !plus && !anyParen) {
-    if (n === 3 && sameSep && (seps[0] === '-' || seps[0] === ' ') && ssnValid(gd(t, first), gd(t, groups[i + 1] as Group), gd(t, last))) {
+  if (want.has('us_ssn') && couldSsn && !plus && !anyParen) {
+    if (n === 3 && sameSep && (sep0 === 45 || sep0 === 32) && ssnValid(gd(t, first), gd(t, i + 1), gd(t, last))) {
       // "123 45 6789" with spaces only with context
-      if (seps[0] === '-' || SSN_CONTEXT.test(before())) return { entity: 'us_ssn', s: start, e: end };
+      if (sep0 === 45 || SSN_CONTEXT.test(before())) return { entity: 'us_ssn', s: start, e: end };
     }
-    if (n === 1 && D === 9 && ssnValid(digits.slice(0, 3), digits.slice(3, 5), digits.slice(5)) && SSN_CONTEXT.test(before())) return { entity: 'us_ssn', s: start, e: end };
+    if (n === 1 && ssnValid(digits.slice(0, 3), digits.slice(3, 5), digits.slice(5)) && SSN_CONTEXT.test(before())) return { entity: 'us_ssn', s: start, e: end };
   }
   // IPv4
-  if (want.has('ip_address') && n === 4 && !plus && !anyParen && seps.every((x) => x === '.')) {
+  if (want.has('ip_address') && couldIp && !plus && !anyParen && allDots) {
     let ok = true;
     for (let k = i; k < j; k++) {
-      const d = gd(t, groups[k] as Group);
+      const d = gd(t, k);
       if (d.length > 3 || +d > 255 || (d.length > 1 && d[0] === '0')) ok = false;
     }
     if (ok && !VERSION_CONTEXT.test(before())) return { entity: 'ip_address', s: start, e: end };
   }
-  // phone
-  if (want.has('phone') && D >= 7 && D <= 15) {
-    if (NOT_PHONE_CONTEXT.test(before()) && !PHONE_CONTEXT.test(before())) return undefined;
-    const lens = groups.slice(i, j).map((x) => x.e - x.s);
-    const sepOk = seps.every((x) => x === ' ' || x === '-' || x === '.' || x === ')' || x === ' -' || x === '- ' || x === ' - ') && (seps.filter((x) => x === '.').length === 0 || seps.every((x) => x === '.'));
-    if (!sepOk) return undefined;
-    if (plus) {
-      // E.164: +CC then 7–14 more digits
-      if (D >= 8 && lens.every((x) => x <= 15) && t[first.s] !== '0') return { entity: 'phone', s: start, e: end };
+  // phone: the shape first, the (costlier) context checks only for a shape that fits
+  if (want.has('phone') && couldPhone && phoneSeps && !(anyDot && !allDots)) {
+    const ls = lens();
+    const nanp = (ds: string) => ds.length === 10 && ds[0] !== '0' && ds[0] !== '1' && ds[3] !== '0' && ds[3] !== '1';
+    let shape = false;
+    if (plus) shape = D >= 8 && t[G_S[first] as number] !== '0'; // E.164: +CC then 7–14 more digits
+    // NANP: (AAA) EEE-NNNN, AAA-EEE-NNNN, AAA.EEE.NNNN, AAA EEE NNNN, 1-AAA-EEE-NNNN
+    else if (n === 3 && ls[0] === 3 && ls[1] === 3 && ls[2] === 4 && nanp(digits)) shape = true;
+    else if (n === 4 && ls[0] === 1 && gd(t, first) === '1' && ls[1] === 3 && ls[2] === 3 && ls[3] === 4 && nanp(digits.slice(1))) shape = true;
+    else if (n === 2 && areaParens && ls[0] === 3 && ls[1] === 7 && nanp(digits)) shape = true;
+    // National formats with a trunk 0: 020 7946 0958, 07700 900123, 030 12345678, 01 23 45 67 89
+    else if (digits[0] === '0' && digits[1] !== '0' && D >= 9 && D <= 12 && n >= 2 && ls.every((x) => x >= 2 && x <= 8) && (ls[0] as number) <= 5 && (!/^(?:19|20)\d\d$/.test(gd(t, last)) || n > 3)) shape = true;
+    if (shape) {
+      if (!NOT_PHONE_CONTEXT.test(before()) || PHONE_CONTEXT.test(before())) return { entity: 'phone', s: start, e: end };
       return undefined;
     }
-    // NANP: (AAA) EEE-NNNN, AAA-EEE-NNNN, AAA.EEE.NNNN, AAA EEE NNNN, 1-AAA-EEE-NNNN
-    const nanp = (ds: string) => ds.length === 10 && ds[0] !== '0' && ds[0] !== '1' && ds[3] !== '0' && ds[3] !== '1';
-    if (n === 3 && lens[0] === 3 && lens[1] === 3 && lens[2] === 4 && nanp(digits)) return { entity: 'phone', s: start, e: end };
-    if (n === 4 && lens[0] === 1 && gd(t, first) === '1' && lens[1] === 3 && lens[2] === 3 && lens[3] === 4 && nanp(digits.slice(1))) return { entity: 'phone', s: start, e: end };
-    if (n === 2 && areaParens && lens[0] === 3 && lens[1] === 7 && nanp(digits)) return { entity: 'phone', s: start, e: end };
-    // National formats with a trunk 0: 020 7946 0958, 07700 900123, 030 12345678, 01 23 45 67 89
-    if (digits[0] === '0' && digits[1] !== '0' && D >= 9 && D <= 12 && n >= 2 && lens.every((x) => x >= 2 && x <= 8) && (lens[0] as number) <= 5) {
-      if (!/^(?:19|20)\d\d$/.test(gd(t, last)) || n > 3) return { entity: 'phone', s: start, e: end };
-    }
     // bare 10 digits or other shapes only next to a phone word
-    if (D >= 10 && D <= 11 && PHONE_CONTEXT.test(before()) && (nanp(digits) || (D === 11 && digits[0] === '1' && nanp(digits.slice(1))) || digits[0] === '0')) return { entity: 'phone', s: start, e: end };
+    if (D >= 10 && D <= 11 && (nanp(digits) || (D === 11 && digits[0] === '1' && nanp(digits.slice(1))) || digits[0] === '0') && PHONE_CONTEXT.test(before())) return { entity: 'phone', s: start, e: end };
   }
   return undefined;
 }
