@@ -6,6 +6,7 @@
  * recomputes the same worst-case amount and settles the reservation recorded under the request
  * id (see store.ts).
  */
+import { toRedisSettings } from '../core/redis/schema';
 import type { LlmDecision, LlmIdentity, LlmRequest, LlmUsage, ResolvedBudgets } from '../core/context';
 import { gatewayError, unavailable, type GatewayError } from '../core/errors';
 import { makeEvent, type GatewayEvent } from '../core/events';
@@ -118,17 +119,7 @@ export class CostQuota {
     if (config.unknown_model === 'default_price' && !defaultPrice) throw new Error('invalid config: unknown_model = default_price needs default_price.input_per_1m and output_per_1m');
     this.prices = buildPriceTable(config.prices ?? {}, config.aliases ?? {}, config.unknown_model === 'default_price' ? defaultPrice : undefined);
     this.configBudgets = budgetsConfigToNano(config.budgets);
-    const r = config.redis;
-    this.redisSettings = {
-      url: r.url,
-      host: r.host,
-      port: r.port,
-      password: r.password,
-      database: r.database,
-      cluster_nodes: r.cluster_nodes && r.cluster_nodes.length ? r.cluster_nodes : undefined,
-      connect_timeout_ms: r.connect_timeout_ms,
-      command_timeout_ms: r.command_timeout_ms,
-    };
+    this.redisSettings = toRedisSettings(config.redis);
     this.local = localStoreFor(this.redisSettings, config.redis_key_prefix);
     this.globalDaily = config.global_daily_usd ? usdToNano(config.global_daily_usd) : undefined;
     this.globalMonthly = config.global_monthly_usd ? usdToNano(config.global_monthly_usd) : undefined;

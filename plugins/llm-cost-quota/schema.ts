@@ -2,6 +2,7 @@
  * llm-cost-quota configuration: the Kong field list the plugin server reports (strict: Kong
  * refuses an unknown field, a negative price, a cap of 0 or an unknown timezone) and its type.
  */
+import { redisConfigField, type RedisConfig } from '../core/redis/schema';
 import { f, fieldList, type KongField } from '../core/schema';
 import { BUDGET_FIELDS, timezoneField, type BudgetsConfig } from '../core/tenancy';
 
@@ -62,24 +63,12 @@ export const CONFIG_FIELDS = {
   events_maxlen: f.integer({ gt: 0, default: 100_000, description: 'Approximate bound of the event stream (XADD MAXLEN ~).' }),
   reservation_ttl_sec: f.integer({ between: [60, 7 * 86_400], default: 86_400, description: 'How long an unsettled reservation record lives (its amount stays spent).' }),
   redis_key_prefix: f.string({ default: 'llg:', len_max: 64, description: 'Prefix of every Redis key.' }),
-  redis: f.record(
-    {
-      url: f.string({ referenceable: true, description: 'redis://[:password@]host:port/db (overrides host/port).' }),
-      host: f.string({ default: '127.0.0.1', description: 'Redis host.' }),
-      port: f.integer({ between: [1, 65535], default: 6379, description: 'Redis port.' }),
-      password: f.string({ referenceable: true, encrypted: true, description: 'Redis password (vault reference recommended).' }),
-      database: f.integer({ between: [0, 15], default: 0, description: 'Redis database.' }),
-      cluster_nodes: f.array(f.string({ len_min: 3 }), { description: 'host:port seeds of a Redis Cluster.' }),
-      connect_timeout_ms: f.integer({ between: [1, 60_000], default: 500, description: 'Connect timeout.' }),
-      command_timeout_ms: f.integer({
-        between: [1, 60_000],
-        default: 1000,
-        description: 'Command timeout. A timeout counts as Redis down (fallback or 503): too short a value under load makes a busy node fall back while Redis is healthy.',
-      }),
-      breaker_open_ms: f.integer({ between: [0, 600_000], default: 1000, description: 'After a Redis failure, skip Redis for this long before probing again.' }),
-    },
-    { description: 'Redis connection.' },
-  ),
+  redis: redisConfigField({
+    host: '127.0.0.1',
+    connect_timeout_ms: 500,
+    command_timeout_ms: 1000,
+    commandTimeoutNote: 'Command timeout. A timeout counts as Redis down (fallback or 503): too short a value under load makes a busy node fall back while Redis is healthy.',
+  }),
 } satisfies Record<string, KongField>;
 
 export const Schema = fieldList(CONFIG_FIELDS);
@@ -112,15 +101,5 @@ export interface CostQuotaConfig {
   events_maxlen: number;
   reservation_ttl_sec: number;
   redis_key_prefix: string;
-  redis: {
-    url?: string;
-    host: string;
-    port: number;
-    password?: string;
-    database: number;
-    cluster_nodes?: string[];
-    connect_timeout_ms: number;
-    command_timeout_ms: number;
-    breaker_open_ms: number;
-  };
+  redis: RedisConfig;
 }

@@ -9,6 +9,7 @@
  */
 import { getRedis, type RedisSettings } from '../core/redis/client';
 import { callRedis } from '../core/redis/fallback';
+import { toRedisSettings } from '../core/redis/schema';
 import { decideLocal, MemoryStore, settleLocal, type DecideArgs, type DecideResult, type SettleMode } from '../core/limits/engine';
 import { decideRedis, settleRedis } from '../core/limits/redis';
 import type { CallPlan } from './plan';
@@ -33,17 +34,7 @@ export function testNow(): number | undefined {
 }
 
 export function redisSettings(cfg: TokenLimitConfig): RedisSettings {
-  const r = cfg.redis ?? ({} as TokenLimitConfig['redis']);
-  return {
-    url: r.url,
-    host: r.host,
-    port: r.port,
-    password: r.password,
-    database: r.database,
-    cluster_nodes: r.cluster_nodes && r.cluster_nodes.length > 0 ? r.cluster_nodes : undefined,
-    connect_timeout_ms: r.connect_timeout_ms,
-    command_timeout_ms: r.command_timeout_ms,
-  };
+  return toRedisSettings(cfg.redis);
 }
 
 export interface Decision {

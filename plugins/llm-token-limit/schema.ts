@@ -1,6 +1,7 @@
 /**
  * llm-token-limit configuration (Kong field list + TypeScript type).
  */
+import { redisConfigField, type RedisConfig } from '../core/redis/schema';
 import { f, fieldList, type KongField } from '../core/schema';
 import { LIMIT_FIELDS } from '../core/tenancy';
 import type { ResolvedLimits } from '../core/context';
@@ -42,20 +43,7 @@ export const CONFIG_FIELDS = {
   limit_events: f.boolean({ default: true, description: 'Write one `limit` event per denial to the event stream.' }),
   events_maxlen: f.integer({ gt: 0, default: 100_000, description: 'Approximate bound of the event stream (XADD MAXLEN ~).' }),
   redis_key_prefix: f.string({ default: 'llg:', len_max: 64, description: 'Prefix of every Redis key.' }),
-  redis: f.record(
-    {
-      url: f.string({ referenceable: true, description: 'redis://[:password@]host:port/db (overrides host/port).' }),
-      host: f.string({ default: '127.0.0.1', description: 'Redis host.' }),
-      port: f.integer({ between: [1, 65535], default: 6379, description: 'Redis port.' }),
-      password: f.string({ referenceable: true, encrypted: true, description: 'Redis password (vault reference recommended).' }),
-      database: f.integer({ between: [0, 15], default: 0, description: 'Redis database.' }),
-      cluster_nodes: f.array(f.string({ len_min: 3 }), { description: 'host:port seeds of a Redis Cluster.' }),
-      connect_timeout_ms: f.integer({ between: [1, 60_000], default: 250, description: 'Connect timeout.' }),
-      command_timeout_ms: f.integer({ between: [1, 60_000], default: 250, description: 'Command timeout: a dead Redis costs at most this per request before the breaker opens.' }),
-      breaker_open_ms: f.integer({ between: [0, 600_000], default: 1000, description: 'After a Redis failure, skip Redis for this long before probing again.' }),
-    },
-    { description: 'Redis connection.' },
-  ),
+  redis: redisConfigField({ host: '127.0.0.1', connect_timeout_ms: 250, command_timeout_ms: 250 }),
 } satisfies Record<string, KongField>;
 
 export const Schema = fieldList(CONFIG_FIELDS);
@@ -80,17 +68,7 @@ export interface TokenLimitConfig {
   limit_events: boolean;
   events_maxlen: number;
   redis_key_prefix: string;
-  redis: {
-    url?: string;
-    host: string;
-    port: number;
-    password?: string;
-    database: number;
-    cluster_nodes?: string[];
-    connect_timeout_ms: number;
-    command_timeout_ms: number;
-    breaker_open_ms: number;
-  };
+  redis: RedisConfig;
   /** Kong adds route_id (and other keys) beside the schema's fields. */
   route_id?: string;
 }

@@ -1,0 +1,60 @@
+/**
+ * The `redis` config record shared by the plugins that talk to Redis, and its conversion to
+ * client settings (plugins/core/redis/client.ts). Kong sends unset fields as null.
+ */
+import { f, type KongField } from '../schema';
+import type { RedisSettings } from './client';
+
+export interface RedisConfig {
+  url?: string | null;
+  host?: string | null;
+  port: number;
+  password?: string | null;
+  database: number;
+  cluster_nodes?: string[] | null;
+  connect_timeout_ms: number;
+  command_timeout_ms: number;
+  breaker_open_ms: number;
+}
+
+export interface RedisFieldDefaults {
+  /** Omit for "no Redis unless configured" (llm-auth: static keys only). */
+  host?: string;
+  connect_timeout_ms: number;
+  command_timeout_ms: number;
+  commandTimeoutNote?: string;
+}
+
+export function redisConfigField(d: RedisFieldDefaults): KongField {
+  return f.record(
+    {
+      url: f.string({ referenceable: true, description: 'redis://[:password@]host:port/db (overrides host/port).' }),
+      host: f.string({ ...(d.host !== undefined ? { default: d.host } : {}), description: 'Redis host.' }),
+      port: f.integer({ between: [1, 65535], default: 6379, description: 'Redis port.' }),
+      password: f.string({ referenceable: true, encrypted: true, description: 'Redis password (vault reference recommended).' }),
+      database: f.integer({ between: [0, 15], default: 0, description: 'Redis database.' }),
+      cluster_nodes: f.array(f.string({ len_min: 3 }), { description: 'host:port seeds of a Redis Cluster (overrides url/host).' }),
+      connect_timeout_ms: f.integer({ between: [1, 60_000], default: d.connect_timeout_ms, description: 'Connect timeout.' }),
+      command_timeout_ms: f.integer({
+        between: [1, 60_000],
+        default: d.command_timeout_ms,
+        description: d.commandTimeoutNote ?? 'Command timeout: a dead Redis costs at most this per request before the breaker opens.',
+      }),
+      breaker_open_ms: f.integer({ between: [0, 600_000], default: 1000, description: 'After a Redis failure, skip Redis for this long before probing again.' }),
+    },
+    { description: 'Redis connection.' },
+  );
+}
+
+export function toRedisSettings(r: RedisConfig | null | undefined): RedisSettings {
+  return {
+    url: r?.url ?? undefined,
+    host: r?.host ?? undefined,
+    port: r?.port,
+    password: r?.password ?? undefined,
+    database: r?.database,
+    cluster_nodes: r?.cluster_nodes && r.cluster_nodes.length > 0 ? r.cluster_nodes : undefined,
+    connect_timeout_ms: r?.connect_timeout_ms,
+    command_timeout_ms: r?.command_timeout_ms,
+  };
+}
