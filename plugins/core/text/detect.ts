@@ -199,7 +199,20 @@ const gd = (t: string, k: number): string => t.slice(G_S[k] as number, G_E[k] as
 
 function classifyRun(t: string, s: number, e: number, out: Raw[], want: Set<Entity>): void {
   const { g, plus } = parseGroups(t, s, e);
-  if (g === 0) return;
+  try {
+    if (g > 0) classifyGroups(t, s, g, plus, out, want);
+  } finally {
+    // do not keep megabytes of group arrays after one huge run
+    if (G_S.length > 65536) {
+      G_S = new Int32Array(256);
+      G_E = new Int32Array(256);
+      G_SEP = new Uint16Array(256);
+      G_FLAGS = new Uint8Array(256);
+    }
+  }
+}
+
+function classifyGroups(t: string, s: number, g: number, plus: boolean, out: Raw[], want: Set<Entity>): void {
   let i = 0;
   let lastEnd = -1; // group index right after the previous match
   const maxWindow = 8;
