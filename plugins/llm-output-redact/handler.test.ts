@@ -149,6 +149,27 @@ describe('llm-output-redact through the host', () => {
     expect(usage).toBeDefined();
   });
 
+  it('responses API (JSON and streamed) and legacy completions', async () => {
+    const post = (path: string, body: Record<string, unknown>) =>
+      fetch(`${host.proxyUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o-mini', ...body }) });
+    llm.enqueue({ content: `r ${CANARY_EMAIL}` });
+    const rj = (await (await post('/v1/responses', { input: 'hi' })).json()) as any;
+    expect(JSON.stringify(rj)).not.toContain('canary');
+    expect(rj.output[0].content[0].text).toBe('r [EMAIL_1]');
+    llm.enqueue({ content: `stream ${CANARY_EMAIL} end`, chunkSize: 4 });
+    const rs = await (await post('/v1/responses', { input: 'hi', stream: true })).text();
+    expect(rs).not.toContain('canary');
+    const deltas = rs
+      .split('\n\n')
+      .filter((b) => b.includes('"response.output_text.delta"'))
+      .map((b) => JSON.parse(b.slice(b.indexOf('data: ') + 6)).delta)
+      .join('');
+    expect(deltas).toBe('stream [EMAIL_1] end');
+    llm.enqueue({ content: `legacy ${CANARY_CARD}` });
+    const lc = (await (await post('/v1/completions', { prompt: 'hi' })).json()) as any;
+    expect(lc.choices[0].text).toBe('legacy [CREDIT_CARD_1]');
+  });
+
   it('gzip upstream: decoded, redacted, re-encoded', async () => {
     llm.enqueue({ content: `gz ${CANARY_EMAIL}`, contentEncoding: 'gzip' });
     const r = await chat('/v1/chat/completions', {}, { 'accept-encoding': 'gzip' });
