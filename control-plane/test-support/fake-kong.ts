@@ -56,10 +56,15 @@ export async function startFakeKong(schemas: SchemaMap): Promise<FakeKong> {
         res.writeHead(forced, { 'content-type': 'application/json' }).end('{"message":"forced"}');
         return;
       }
-      const raw = Buffer.concat(chunks);
+      let raw = Buffer.concat(chunks);
       let cfg: Record<string, unknown>;
       try {
-        cfg = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+        const parsed = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+        // Kong: `{"config": "<string>"}` is hashed (check_hash works); a top-level table is not.
+        if (typeof parsed.config === 'string') {
+          raw = Buffer.from(parsed.config);
+          cfg = JSON.parse(parsed.config) as Record<string, unknown>;
+        } else cfg = parsed;
       } catch {
         res.writeHead(400, { 'content-type': 'application/json' }).end('{"message":"failed parsing declarative configuration"}');
         return;

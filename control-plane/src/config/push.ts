@@ -1,7 +1,11 @@
 /**
  * POST the declarative config to Kong's DB-less Admin API: `/config?check_hash=1&flatten_errors=1`.
- * 201/200 = applied, 304 = unchanged (same hash), 400 = refused — Kong's field errors are turned
- * into readable lines (`plugin llm-auth (id): config.tenants[3].tier: …`).
+ * The body is `{"config": "<the config as a JSON string>"}`: Kong hashes that string and answers
+ * 304 when it equals the running config's hash (a body with `_format_version` at the top level is
+ * accepted too, but Kong computes no hash for it, so check_hash would never answer 304).
+ * 201/200 = applied, 304 = unchanged, 400 = refused — Kong's field errors are turned into
+ * readable lines (`plugin llm-auth (id): config.tenants[3].tier: …`); 429 (busy loading) and
+ * 5xx are failures to retry.
  */
 import { flattenFieldErrors, type FieldErrors } from '../../../plugins/core/schema';
 
@@ -32,7 +36,7 @@ export function readableKongErrors(body: unknown): string[] {
 }
 
 export async function pushConfig(adminUrl: string, config: unknown, opts: { timeoutMs?: number; body?: string } = {}): Promise<PushOutcome> {
-  const body = opts.body ?? JSON.stringify(config);
+  const body = JSON.stringify({ config: opts.body ?? JSON.stringify(config) });
   const bytes = Buffer.byteLength(body);
   const url = `${adminUrl.replace(/\/+$/, '')}/config?check_hash=1&flatten_errors=1`;
   let res: Response;
