@@ -103,6 +103,9 @@ describe('JSON responses', () => {
     expect(bad.log?.message).not.toContain('bob');
     expect(run('plain text bob@example.com', { 'content-type': ['text/plain'] })).toMatchObject({ action: 'pass', event: { outcome: 'passthrough_other' } });
     expect(run(Buffer.from([0x1f, 0x8b, 1, 2, 3]), { ...jsonHeaders, 'content-encoding': ['gzip'] })).toMatchObject({ action: 'block', status: 502, event: { outcome: 'oversize' } });
+    const zstd = run('x', { ...jsonHeaders, 'content-encoding': ['zstd'] });
+    expect(zstd).toMatchObject({ action: 'block', status: 502, headers: { 'content-encoding': 'identity' } });
+    expect(JSON.parse((zstd.body as Buffer).toString()).error.code).toBe('response_withheld');
     expect(run('x', { ...jsonHeaders, 'content-encoding': ['zstd'] }, {}, prepare(config({ oversize: 'pass' })))).toMatchObject({ action: 'pass', event: { outcome: 'oversize' } });
   });
 

@@ -368,9 +368,12 @@ function withheld(upstreamHeaders: MultiMap | undefined, encoding: string): { st
   // Upstream headers stay set in Kong's response phase: keep the body in the same encoding so
   // a Content-Encoding header left in place still describes it.
   const plain = Buffer.from(JSON.stringify(err.body), 'utf8');
-  const body = encoding === 'identity' ? plain : encodeBody(plain, encoding);
+  const known = encoding === 'gzip' || encoding === 'x-gzip' || encoding === 'br' || encoding === 'deflate';
+  const body = known ? encodeBody(plain, encoding) : plain;
   const headers = responseHeaders(upstreamHeaders, body);
   headers['content-type'] = 'application/json';
+  // an encoding we cannot produce (zstd, …): say explicitly that the error body is not encoded
+  if (!known && headerValue(upstreamHeaders, 'content-encoding') !== undefined) headers['content-encoding'] = 'identity';
   return { status: err.status, body, headers };
 }
 
@@ -394,7 +397,7 @@ export function processResponse(p: Prepared, input: ResponseInput): ResponseDeci
     const event: RedactEventFields = { ...base, outcome: 'oversize', format: 'other', encoding: decoded.encoding };
     const log = { level: 'warn' as const, message: `[${PLUGIN}] response not inspected (${decoded.reason}, encoding ${decoded.encoding || 'identity'}, ${bytes} bytes): ${block ? 'withheld' : 'passed'}` };
     if (!block) return { action: 'pass', event, log };
-    const w = withheld(input.headers, decoded.ok === false && decoded.reason === 'undecodable' ? 'identity' : decoded.encoding);
+    const w = withheld(input.headers, decoded.encoding);
     return { action: 'block', ...w, event, log };
   }
   const text = decoded.body.toString('utf8');
