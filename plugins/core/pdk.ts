@@ -37,7 +37,7 @@ export interface KongPdk {
   };
   response: {
     /** Never awaited: Kong sends no reply. `return` right after. */
-    exit(status: number, body?: string, headers?: Record<string, string | string[]>): Promise<void>;
+    exit(status: number, body?: string | Buffer, headers?: Record<string, string | string[]>): Promise<void>;
     setHeader(name: string, value: string): Promise<void>;
     setHeaders(headers: Record<string, string | string[]>): Promise<void>;
     addHeader(name: string, value: string): Promise<void>;

@@ -202,6 +202,20 @@ export function validateKongConfig<T = Record<string, unknown>>(fields: KongFiel
   return validateRecord(fields, config) as ValidationResult<T>;
 }
 
+/**
+ * A plugin's own config from what Kong hands the constructor: Kong's extra keys (`route_id`,
+ * `__key__`, `$refs`, ...) dropped, nulls treated as unset, defaults filled, Kong's rules applied.
+ */
+export function ownConfig<T = Record<string, unknown>>(fields: KongFieldEntry[], raw: unknown): ValidationResult<T> {
+  const src = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  const own: Record<string, unknown> = {};
+  for (const entry of fields) {
+    const name = Object.keys(entry)[0] as string;
+    if (src[name] !== undefined && src[name] !== null) own[name] = src[name];
+  }
+  return validateKongConfig<T>(fields, own);
+}
+
 /** Flatten nested field errors to `a.b[2].c: message` lines (Kong's flatten_errors style). */
 export function flattenFieldErrors(errors: FieldErrors | Array<string | FieldErrors | null> | string, path = ''): string[] {
   if (typeof errors === 'string') return [`${path || '@entity'}: ${errors}`];

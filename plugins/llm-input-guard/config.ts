@@ -2,17 +2,14 @@
  * Config loading (Kong's extra keys dropped, defaults filled) and the guard-event sink.
  */
 import { makeEvent } from '../core/events';
-import { writeEvents } from '../core/redis/events';
-import { validateKongConfig } from '../core/schema';
+import { emitConfiguredEvents } from '../core/redis/schema';
+import { ownConfig } from '../core/schema';
 import type { GuardEventFields } from './guard';
-import { FIELDS, Schema, type GuardConfig } from './schema';
+import { Schema, type GuardConfig } from './schema';
 
 /** Validate Kong's config (its own extra keys dropped), fill defaults. Throws on invalid. */
 export function loadConfig(raw: unknown): GuardConfig {
-  const src = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
-  const own: Record<string, unknown> = {};
-  for (const k of Object.keys(FIELDS)) if (k in src) own[k] = src[k];
-  const r = validateKongConfig<GuardConfig>(Schema, own);
+  const r = ownConfig<GuardConfig>(Schema, raw);
   if (!r.ok) throw new Error('invalid llm-input-guard config');
   return r.value;
 }
@@ -24,13 +21,7 @@ export interface GuardEventSink {
 
 export const redisEventSink: GuardEventSink = {
   emit(cfg, requestId, fields) {
-    if (!cfg.events.enabled) return;
-    const e = makeEvent('guard', Date.now(), requestId, { ...fields });
-    void writeEvents(
-      { host: cfg.events.redis_host, port: cfg.events.redis_port, password: cfg.events.redis_password, database: cfg.events.redis_database },
-      { prefix: cfg.events.redis_key_prefix, maxlen: cfg.events.maxlen },
-      [e],
-    ).catch(() => {});
+    if (cfg.events.enabled) emitConfiguredEvents(cfg.events, [makeEvent('guard', Date.now(), requestId, { ...fields })]);
   },
 };
 

@@ -5,6 +5,7 @@
  * Limits here are the route's own; when `llm.identity` carries the tenant's resolved `input`
  * limits (and `scopes.models`), those win (see limits.ts).
  */
+import { eventsConfigField, type EventsConfig } from '../core/redis/schema';
 import { f, fieldList, type KongField } from '../core/schema';
 import { ENTITIES, type Entity } from '../core/text/detect';
 
@@ -115,15 +116,7 @@ export const FIELDS = {
       description: 'Message roles scanned (completions prompts, responses input strings and embeddings inputs are always scanned).',
     }),
   }),
-  events: f.record({
-    enabled: f.boolean({ default: false, description: 'Write `guard` events to the Redis stream `<redis_key_prefix>events`.' }),
-    redis_host: f.string({ default: '127.0.0.1', description: 'Redis host.' }),
-    redis_port: f.integer({ default: 6379, between: [1, 65535], description: 'Redis port.' }),
-    redis_password: f.string({ referenceable: true, encrypted: true, description: 'Redis password (a vault reference).' }),
-    redis_database: f.integer({ default: 0, between: [0, 15], description: 'Redis database.' }),
-    redis_key_prefix: f.string({ default: 'llg:', len_min: 1, len_max: 64, description: 'Key prefix shared by the llm-* plugins.' }),
-    maxlen: posInt('Approximate bound of the events stream (XADD MAXLEN ~).', 100_000),
-  }),
+  events: eventsConfigField('`guard` events (rule ids and counts, never content)'),
 } satisfies Record<string, KongField>;
 
 export const Schema = fieldList(FIELDS);
@@ -174,13 +167,5 @@ export interface GuardConfig {
     allow_domains: string[];
     scan_roles: string[];
   };
-  events: {
-    enabled: boolean;
-    redis_host: string;
-    redis_port: number;
-    redis_password?: string;
-    redis_database: number;
-    redis_key_prefix: string;
-    maxlen: number;
-  };
+  events: EventsConfig;
 }

@@ -19,11 +19,11 @@ import { asBuffer } from '../core/pdk';
 import { CTX, decodeCtx, encodeCtx } from '../core/context';
 import { gatewayError } from '../core/errors';
 import { errorClass } from '../core/handler';
-import { validateKongConfig } from '../core/schema';
+import { ownConfig } from '../core/schema';
 import { makeEvent } from '../core/events';
-import { writeEvents } from '../core/redis/events';
+import { emitConfiguredEvents } from '../core/redis/schema';
 import { PLUGIN, prepare, processResponse, type Prepared, type RedactEventFields } from './process';
-import { FIELDS, Schema, type RedactConfig } from './schema';
+import { Schema, type RedactConfig } from './schema';
 
 export { Schema };
 export const Name = PLUGIN;
@@ -32,10 +32,7 @@ export const Priority = 802;
 
 /** Validate Kong's config (its own extra keys dropped), fill defaults. Throws on invalid. */
 export function loadConfig(raw: unknown): RedactConfig {
-  const src = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
-  const own: Record<string, unknown> = {};
-  for (const k of Object.keys(FIELDS)) if (k in src && src[k] !== null) own[k] = src[k];
-  const r = validateKongConfig<RedactConfig>(Schema, own);
+  const r = ownConfig<RedactConfig>(Schema, raw);
   if (!r.ok) throw new Error('invalid llm-output-redact config');
   return r.value;
 }
@@ -47,13 +44,7 @@ export interface RedactEventSink {
 
 export const redisEventSink: RedactEventSink = {
   emit(cfg, requestId, fields) {
-    if (!cfg.events.enabled) return;
-    const e = makeEvent('redact', Date.now(), requestId, { ...fields });
-    void writeEvents(
-      { host: cfg.events.redis_host, port: cfg.events.redis_port, password: cfg.events.redis_password ?? undefined, database: cfg.events.redis_database },
-      { prefix: cfg.events.redis_key_prefix, maxlen: cfg.events.maxlen },
-      [e],
-    ).catch(() => {});
+    if (cfg.events.enabled) emitConfiguredEvents(cfg.events, [makeEvent('redact', Date.now(), requestId, { ...fields })]);
   },
 };
 

@@ -2,6 +2,7 @@
  * Kong schema of llm-output-redact (strict; every field described: the configuration reference
  * is generated from it) and the config type.
  */
+import { eventsConfigField, type EventsConfig } from '../core/redis/schema';
 import { f, fieldList, type KongField } from '../core/schema';
 import type { Entity } from '../core/text/detect';
 
@@ -64,15 +65,7 @@ export const FIELDS = {
     one_of: ['block', 'pass'],
     description: 'What happens to a body larger than `max_body_bytes`, or in a content encoding that cannot be decoded, in `redact` mode: `block` withholds it (502), `pass` lets it through uninspected (logged).',
   }),
-  events: f.record({
-    enabled: f.boolean({ default: false, description: 'Write one `redact` event per inspected response (counts per entity, never values) to the Redis stream `<redis_key_prefix>events`.' }),
-    redis_host: f.string({ default: '127.0.0.1', description: 'Redis host.' }),
-    redis_port: f.integer({ default: 6379, between: [1, 65535], description: 'Redis port.' }),
-    redis_password: f.string({ referenceable: true, encrypted: true, description: 'Redis password (a vault reference).' }),
-    redis_database: f.integer({ default: 0, between: [0, 15], description: 'Redis database.' }),
-    redis_key_prefix: f.string({ default: 'llg:', len_min: 1, len_max: 64, description: 'Key prefix shared by the llm-* plugins.' }),
-    maxlen: f.integer({ default: 100_000, gt: 0, description: 'Approximate bound of the events stream (XADD MAXLEN ~).' }),
-  }),
+  events: eventsConfigField('one `redact` event per inspected response (counts per entity, never values)'),
 } satisfies Record<string, KongField>;
 
 export const Schema = fieldList(FIELDS);
@@ -88,13 +81,5 @@ export interface RedactConfig {
   allow_domains: string[];
   max_body_bytes: number;
   oversize: 'block' | 'pass';
-  events: {
-    enabled: boolean;
-    redis_host: string;
-    redis_port: number;
-    redis_password?: string;
-    redis_database: number;
-    redis_key_prefix: string;
-    maxlen: number;
-  };
+  events: EventsConfig;
 }

@@ -4,6 +4,8 @@
  */
 import { f, type KongField } from '../schema';
 import type { RedisSettings } from './client';
+import type { GatewayEvent } from '../events';
+import { writeEvents } from './events';
 
 export interface RedisConfig {
   url?: string | null;
@@ -57,4 +59,37 @@ export function toRedisSettings(r: RedisConfig | null | undefined): RedisSetting
     connect_timeout_ms: r?.connect_timeout_ms,
     command_timeout_ms: r?.command_timeout_ms,
   };
+}
+
+/** The `events` record of plugins that only write events (llm-input-guard, llm-output-redact). */
+export interface EventsConfig {
+  enabled: boolean;
+  redis_host: string;
+  redis_port: number;
+  redis_password?: string | null;
+  redis_database: number;
+  redis_key_prefix: string;
+  maxlen: number;
+}
+
+export function eventsConfigField(what: string): KongField {
+  return f.record({
+    enabled: f.boolean({ default: false, description: `Write ${what} to the Redis stream \`<redis_key_prefix>events\`.` }),
+    redis_host: f.string({ default: '127.0.0.1', description: 'Redis host.' }),
+    redis_port: f.integer({ default: 6379, between: [1, 65535], description: 'Redis port.' }),
+    redis_password: f.string({ referenceable: true, encrypted: true, description: 'Redis password (a vault reference).' }),
+    redis_database: f.integer({ default: 0, between: [0, 15], description: 'Redis database.' }),
+    redis_key_prefix: f.string({ default: 'llg:', len_min: 1, len_max: 64, description: 'Key prefix shared by the llm-* plugins.' }),
+    maxlen: f.integer({ default: 100_000, gt: 0, description: 'Approximate bound of the events stream (XADD MAXLEN ~).' }),
+  });
+}
+
+/** Hand events to the stream writer when enabled (fire-and-forget, off the request path). */
+export function emitConfiguredEvents(cfg: EventsConfig, events: GatewayEvent[]): void {
+  if (!cfg.enabled || events.length === 0) return;
+  void writeEvents(
+    { host: cfg.redis_host, port: cfg.redis_port, password: cfg.redis_password ?? undefined, database: cfg.redis_database },
+    { prefix: cfg.redis_key_prefix, maxlen: cfg.maxlen },
+    events,
+  ).catch(() => {});
 }
