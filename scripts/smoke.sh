@@ -18,7 +18,7 @@ step "create a tenant on the strict tier (tiny request limit) and an API key"
 suffix=$RANDOM
 tenant=$(curl -fsS "${auth[@]}" -X POST "$CP/v1/tenants" -d "{\"name\":\"smoke-$suffix\",\"tier\":\"strict\",\"limits\":{\"requests_per_minute\":3}}")
 tenant_id=$(node -e 'console.log(JSON.parse(process.argv[1]).id)' "$tenant")
-key=$(curl -fsS "${auth[@]}" -X POST "$CP/v1/tenants/$tenant_id/keys" -d '{"name":"smoke"}' | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).key))')
+key=$(curl -fsS "${auth[@]}" -X POST "$CP/v1/tenants/$tenant_id/keys" -d '{"name":"smoke"}' | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).secret))')
 curl -fsS "${auth[@]}" -X POST "$CP/v1/config/push" >/dev/null
 echo "tenant $tenant_id, key ${key:0:12}…"
 

@@ -87,7 +87,13 @@ export function readDeclarative(input: string | DeclarativeConfig): DeclarativeC
 
 /** Parse declarative config text (YAML; JSON is YAML too). */
 export function parseDeclarativeText(text: string): DeclarativeConfig {
-  const parsed = parseYaml(text) as unknown;
+  // JSON first, as Kong's own parser does: the YAML parser is ~20× slower on a large JSON body.
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = parseYaml(text);
+  }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError('declarative config is not a map', { '@entity': 'expected a map' }, []);
   return parsed as DeclarativeConfig;
 }
