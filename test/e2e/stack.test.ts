@@ -101,6 +101,18 @@ describe('the shipped kong.yml, end to end with the openai client', () => {
     expect((llm.requests.at(-1)!.body as { stream_options?: { include_usage?: boolean } }).stream_options?.include_usage).toBe(true);
   });
 
+  it('settles streamed requests to actual usage: with redaction (chat route) and with usage_only (cheap route)', async () => {
+    const stream = await client(key.key, '/cheap/v1').chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'cheap stream' }] });
+    for await (const _ of stream) void _;
+    await new Promise((r) => setTimeout(r, 300));
+    const streamed = (await events()).filter((e) => e.type === 'usage' && e.stream === 'true');
+    expect(streamed.length).toBeGreaterThanOrEqual(2); // this one and the chat-route stream above
+    for (const e of streamed) {
+      expect(e.outcome).toBe('actual');
+      expect(Number(e.cost_nano)).toBeLessThan(Number(e.reserved_nano));
+    }
+  });
+
   it('redacts PII in the completion', async () => {
     const content = Buffer.from('Mail jane.doe@example.com or call +1 415 555 0133, card 4111 1111 1111 1111.').toString('base64');
     const r = await client().chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'contact?' }] }, { headers: { 'x-mock-content': content } });
