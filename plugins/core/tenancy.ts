@@ -172,20 +172,6 @@ export function resolveTenant(tenant: TenantConfig, tiers: ReadonlyMap<string, T
   };
 }
 
-/** Index tenants once per plugin instance: id → resolved, consumer name → tenant id. */
-export function indexTenants(tenants: TenantConfig[], tiers: TierConfig[]): { byId: Map<string, ResolvedTenant>; byConsumer: Map<string, string> } {
-  const tierMap = new Map(tiers.map((t) => [t.name, t]));
-  const byId = new Map<string, ResolvedTenant>();
-  const byConsumer = new Map<string, string>();
-  for (const t of tenants) {
-    const r = resolveTenant(t, tierMap);
-    if (!r) continue;
-    byId.set(t.id, r);
-    for (const c of t.consumers ?? []) byConsumer.set(c, t.id);
-  }
-  return { byId, byConsumer };
-}
-
 /** Glob match for model and feature allowlists: `*` any run of characters, otherwise exact. */
 export function matchesAllowlist(value: string, patterns: readonly string[]): boolean {
   for (const p of patterns) {

@@ -7,7 +7,7 @@
  * id (see store.ts).
  */
 import { toRedisSettings } from '../core/redis/schema';
-import type { LlmDecision, LlmIdentity, LlmRequest, LlmUsage, ResolvedBudgets } from '../core/context';
+import type { LimitSubject, LlmDecision, LlmIdentity, LlmRequest, LlmUsage, ResolvedBudgets } from '../core/context';
 import { gatewayError, unavailable, type GatewayError } from '../core/errors';
 import { makeEvent, type GatewayEvent } from '../core/events';
 import { formatUsd, usdToNano } from '../core/money';
@@ -24,18 +24,9 @@ import { LocalCostStore, RedisCostStore, type CostStore, type Crossing, type Res
 export const PLUGIN = 'llm-cost-quota';
 
 /** What the plugin needs to know about a request, from `llm.request` or `llm.identity`. */
-export interface QuotaSubject {
-  request_id: string;
-  tenant_id: string;
-  key_id?: string;
-  lineage_id?: string;
-  tier?: string;
-  timezone: string;
-  budgets: ResolvedBudgets;
-  model?: string;
+export interface QuotaSubject extends Omit<LimitSubject, 'limits' | 'input_tokens' | 'max_tokens' | 'n'> {
   endpoint?: string;
   feature?: string;
-  stream?: boolean;
   input_tokens: number;
   max_tokens: number;
   n: number;
