@@ -100,7 +100,8 @@ export class Plugin {
       }
       if (d.usage) await kong.ctx.shared.set(CTX.usage, encodeCtx(CTX.usage, d.usage));
       if (d.action === 'pass') return;
-      void kong.response.exit(d.status ?? status, bodyString(d.body as Buffer), d.headers);
+      // A Buffer goes to Kong as msgpack bin: a gzip/br body stays the same bytes.
+      void kong.response.exit(d.status ?? status, d.body as Buffer, d.headers);
       return;
     } catch (e) {
       try {
@@ -113,13 +114,4 @@ export class Plugin {
       void kong.response.exit(w.status, w.body, w.headers);
     }
   }
-}
-
-/**
- * The body goes to Kong as a Buffer: kong-pdk encodes it as msgpack bin, which Lua receives as
- * the same bytes (a gzip/br body is binary; a JS string would be re-encoded as UTF-8).
- * KongPdk types `exit`'s body as string; the cast keeps the lead-owned signature unchanged.
- */
-function bodyString(b: Buffer): string {
-  return b as unknown as string;
 }
