@@ -15,6 +15,7 @@ import { keyDisplayPrefix } from '../core/hash';
 import type { KongConsumer, MultiMap } from '../core/pdk';
 import { headerValue } from '../core/pdk';
 import type { RedisSettings } from '../core/redis/client';
+import { redisConfigured, toRedisSettings } from '../core/redis/schema';
 import { extractCredential, isJwtShaped, usableRequestId } from './credentials';
 import { authorizeFeature, buildIdentity, buildTenantIndex, lookupTenant, scopesFromClaim, type TenantIndex } from './identity';
 import { introspect } from './introspection';
@@ -62,9 +63,7 @@ export function tenantFromClaims(claims: Record<string, unknown>, source: ClaimS
 }
 
 export function redisSettingsOf(cfg: AuthConfig): RedisSettings | undefined {
-  const r = cfg.redis;
-  if (!r?.host) return undefined;
-  return { host: r.host, port: r.port, password: r.password, database: r.database, connect_timeout_ms: r.connect_timeout_ms, command_timeout_ms: r.command_timeout_ms };
+  return redisConfigured(cfg.redis) ? toRedisSettings(cfg.redis) : undefined;
 }
 
 /** Everything prepared once per plugin instance (throws on a broken config: fail closed). */

@@ -5,6 +5,7 @@
  * `tiers` and `tenants` embed the shared fragments from plugins/core/tenancy.ts: the control plane
  * renders exactly those. Every secret field is `referenceable` (Kong vault references).
  */
+import { redisConfigField, type RedisConfig } from '../core/redis/schema';
 import { f, fieldList, type KongField } from '../core/schema';
 import { TENANT_FIELD, TIER_FIELD, type TenantConfig, type TierConfig } from '../core/tenancy';
 
@@ -24,17 +25,12 @@ const CLAIMS_FIELD = f.record(
   { description: 'Which claims map to tenant, tier, scopes and end user.' },
 );
 
-const REDIS_FIELD = f.record(
-  {
-    host: f.string({ len_min: 1, description: 'Redis host. Unset = no Redis: only static `keys` authenticate API keys, throttling is local, no events.' }),
-    port: f.integer({ default: 6379, between: [1, 65535], description: 'Redis port.' }),
-    password: f.string({ referenceable: true, description: 'Redis password (referenceable: use a vault reference).' }),
-    database: f.integer({ default: 0, between: [0, 15], description: 'Redis database number.' }),
-    connect_timeout_ms: f.integer({ default: 500, gt: 0, description: 'Connect timeout, ms.' }),
-    command_timeout_ms: f.integer({ default: 250, gt: 0, description: 'Per-command timeout, ms.' }),
-  },
-  { description: 'Redis holding API-key records, revocations, throttling counters and the events stream.' },
-);
+const REDIS_FIELD = redisConfigField({
+  connect_timeout_ms: 500,
+  command_timeout_ms: 250,
+  hostNote: 'Redis host. No host, url or cluster_nodes = no Redis: only static `keys` authenticate API keys, throttling is local, no events.',
+  description: 'Redis holding API-key records, revocations, throttling counters and the events stream.',
+});
 
 const STATIC_KEY_FIELD = f.record({
   hash: f.string({ required: true, len_min: 64, len_max: 64, description: 'SHA-256 (hex) of the API key; never the key itself.' }),
@@ -157,14 +153,6 @@ export interface ClaimsConfig {
   end_user: string;
 }
 
-export interface RedisConfig {
-  host?: string;
-  port: number;
-  password?: string;
-  database: number;
-  connect_timeout_ms: number;
-  command_timeout_ms: number;
-}
 
 export interface StaticKeyConfig {
   hash: string;

@@ -25,13 +25,15 @@ export interface RedisFieldDefaults {
   connect_timeout_ms: number;
   command_timeout_ms: number;
   commandTimeoutNote?: string;
+  hostNote?: string;
+  description?: string;
 }
 
 export function redisConfigField(d: RedisFieldDefaults): KongField {
   return f.record(
     {
       url: f.string({ referenceable: true, description: 'redis://[:password@]host:port/db (overrides host/port).' }),
-      host: f.string({ ...(d.host !== undefined ? { default: d.host } : {}), description: 'Redis host.' }),
+      host: f.string({ ...(d.host !== undefined ? { default: d.host } : {}), description: d.hostNote ?? 'Redis host.' }),
       port: f.integer({ between: [1, 65535], default: 6379, description: 'Redis port.' }),
       password: f.string({ referenceable: true, encrypted: true, description: 'Redis password (vault reference recommended).' }),
       database: f.integer({ between: [0, 15], default: 0, description: 'Redis database.' }),
@@ -44,8 +46,13 @@ export function redisConfigField(d: RedisFieldDefaults): KongField {
       }),
       breaker_open_ms: f.integer({ between: [0, 600_000], default: 1000, description: 'After a Redis failure, skip Redis for this long before probing again.' }),
     },
-    { description: 'Redis connection.' },
+    { description: d.description ?? 'Redis connection.' },
   );
+}
+
+/** Whether a redis record names a server at all (llm-auth runs without Redis when it does not). */
+export function redisConfigured(r: RedisConfig | null | undefined): boolean {
+  return !!(r && (r.host || r.url || (r.cluster_nodes && r.cluster_nodes.length > 0)));
 }
 
 export function toRedisSettings(r: RedisConfig | null | undefined): RedisSettings {
