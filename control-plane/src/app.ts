@@ -1,6 +1,7 @@
 /**
  * buildApp(deps): the Fastify admin API, not listening (tests inject requests; server.ts listens).
  */
+import { metricsRoutes } from './metrics/metrics.routes';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { v7 as uuidv7 } from 'uuid';
@@ -104,6 +105,7 @@ export async function buildApp(deps: AppDeps, opts: BuildOptions = {}): Promise<
   let openapi: Record<string, unknown> | undefined;
   app.get('/openapi.json', { config: { perm: 'public' } }, async () => (openapi ??= buildOpenApi(routes, { title: 'kong-llm-guard control plane', version: '0.1.0' })));
 
+  metricsRoutes(app as unknown as FastifyInstance, { keySyncStatus: () => deps.keySync.status() });
   tierRoutes(app);
   tenantRoutes(app);
   keyRoutes(app);

@@ -46,6 +46,17 @@ export function apiSuite(kind: DbKind): void {
       expect(byName.strict.input.max_tokens_cap).toBe(1024);
     });
 
+    it('exposes Prometheus metrics: requests by route pattern (never raw ids) and the key-sync state', async () => {
+      await cp.call('GET', '/v1/tiers/strict');
+      const r = await cp.call('GET', '/metrics');
+      expect(r.status).toBe(200);
+      const text = r.text;
+      expect(text).toMatch(/llg_cp_http_requests_total\{method="GET",route="\/v1\/tiers\/:name",status="200"\} \d+/);
+      expect(text).not.toContain('route="/v1/tiers/strict"');
+      expect(text).toMatch(/llg_cp_key_sync_ok \d/);
+      expect(text).toContain('llg_cp_process_cpu_user_seconds_total');
+    });
+
     it('creates, reads, updates and deletes a tier; refuses invalid limits naming the field', async () => {
       const bad = await cp.call('POST', '/v1/tiers', { body: { name: 'gold', limits: { requests_per_minute: 0 } } });
       expect(bad.status).toBe(400);

@@ -26,6 +26,7 @@ interface Target {
 
 const T: Record<string, Target> = {
   'get /healthz': { url: () => '/healthz', scoped: 'shared' },
+  'get /metrics': { url: () => '/metrics', scoped: 'deny' },
   'get /v1/tiers': { url: () => '/v1/tiers', scoped: 'shared' },
   'get /v1/tiers/{name}': { url: () => '/v1/tiers/rb-tier', scoped: 'shared' },
   'post /v1/tiers': { url: () => '/v1/tiers', body: () => ({ name: `rb-new-${Math.random().toString(36).slice(2, 8)}` }), scoped: 'deny' },
