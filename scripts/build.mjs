@@ -48,9 +48,12 @@ await Promise.all(
       // Optional native/peer modules some libraries probe for; never needed at run time.
       external: ['pg-native'],
       });
-      rmSync(t.out, { recursive: true, force: true });
+      // Replace the file in place (rename is atomic) and only then drop anything else in the
+      // directory: a plugin server starting meanwhile (tests build while others run) always
+      // finds a complete plugin file.
       mkdirSync(t.out, { recursive: true });
       renameSync(tmp, join(t.out, `${t.name}.cjs`));
+      for (const f of readdirSync(t.out)) if (f !== `${t.name}.cjs`) rmSync(join(t.out, f), { recursive: true, force: true });
     } catch (e) {
       failed.push(t.name);
       rmSync(tmp, { force: true });
