@@ -17,16 +17,16 @@
  *
  * DECIDE ARGV: now_override ('' = Redis TIME), request_id, tokens, write_record (0/1),
  *   record_ttl_ms, n, then per dimension: kind (r|t|c), alg (fw|sw|tb|gc|cc), limit, period_ms,
- *   field_1, field_2, field_3.
+ *   field (the script reads and writes `<field>.1|2|3`).
  * DECIDE returns: {status (1 allowed, 0 denied, -1 duplicate request id), fail_index (1-based,
  *   0 = none), retry_ms, now, remaining_1, reset_1, ..., remaining_n, reset_n}.
  *
  * SETTLE ARGV: now_override, request_id, mode (refund|actual|keep|rollback), actual_tokens, n,
- *   then per dimension the same 7 values. Returns 1 when a reservation was settled.
+ *   then per dimension the same 5 values. Returns 1 when a reservation was settled.
  */
 
 /** Values per dimension in ARGV. */
-export const DIM_ARGS = 7;
+export const DIM_ARGS = 5;
 
 export const DECIDE_LUA = `
 local now
@@ -46,14 +46,17 @@ if write_record then
   end
 end
 local fields = {}
-for i = 1, 3 * n do fields[i] = ARGV[6 + math.floor((i - 1) / 3) * 7 + 5 + (i - 1) % 3] end
+for i = 1, n do
+  local f = ARGV[6 + i * 5]
+  fields[3 * i - 2], fields[3 * i - 1], fields[3 * i] = f .. '.1', f .. '.2', f .. '.3'
+end
 fields[3 * n + 1] = '_x'
 local v = redis.call('HMGET', KEYS[2], unpack(fields))
 local sets, ns, keep = {}, 0, 0
 local okc = {}
 local fail, retry, slot = 0, 0, nil
 for i = 1, n do
-  local o = 6 + (i - 1) * 7
+  local o = 6 + (i - 1) * 5
   local alg, l, p = ARGV[o + 2], tonumber(ARGV[o + 3]), tonumber(ARGV[o + 4])
   local b = 3 * i - 2
   local cost = 1
@@ -73,8 +76,10 @@ for i = 1, n do
       if x < 0 then x = 0 end
       ok, remaining, rtry = true, math.floor(x), 0
       if cost ~= 0 then
-        sets[ns + 1] = fields[b]; sets[ns + 2] = idx; sets[ns + 3] = fields[b + 1]; sets[ns + 4] = count + cost
-        ns = ns + 4
+        -- a field already holding the value it would get is not written again
+        if tonumber(v[b]) ~= idx then sets[ns + 1] = fields[b]; sets[ns + 2] = idx; ns = ns + 2 end
+        sets[ns + 1] = fields[b + 1]; sets[ns + 2] = count + cost
+        ns = ns + 2
       end
     else
       local x = l - count
@@ -101,9 +106,10 @@ for i = 1, n do
       elseif prev > 0 then reset = math.ceil(p - elapsed)
       else reset = 0 end
       if cost ~= 0 then
-        sets[ns + 1] = fields[b]; sets[ns + 2] = idx; sets[ns + 3] = fields[b + 1]; sets[ns + 4] = curr + cost
-        sets[ns + 5] = fields[b + 2]; sets[ns + 6] = prev
-        ns = ns + 6
+        if sidx ~= idx then sets[ns + 1] = fields[b]; sets[ns + 2] = idx; ns = ns + 2 end
+        sets[ns + 1] = fields[b + 1]; sets[ns + 2] = curr + cost
+        ns = ns + 2
+        if not v[b + 2] or tonumber(v[b + 2]) ~= prev then sets[ns + 1] = fields[b + 2]; sets[ns + 2] = prev; ns = ns + 2 end
       end
     else
       local x = l - est
@@ -230,12 +236,15 @@ if not rec then return 0 end
 local ra, rb = string.match(rec, '^(%S+) (%S+)$')
 local t, reserved = tonumber(ra), tonumber(rb)
 local fields = {}
-for i = 1, 3 * n do fields[i] = ARGV[5 + math.floor((i - 1) / 3) * 7 + 5 + (i - 1) % 3] end
+for i = 1, n do
+  local f = ARGV[5 + i * 5]
+  fields[3 * i - 2], fields[3 * i - 1], fields[3 * i] = f .. '.1', f .. '.2', f .. '.3'
+end
 fields[3 * n + 1] = '_x'
 local v = redis.call('HMGET', KEYS[2], unpack(fields))
 local sets, ns, keep = {}, 0, 0
 for i = 1, n do
-  local o = 5 + (i - 1) * 7
+  local o = 5 + (i - 1) * 5
   local kind, alg, l, p = ARGV[o + 1], ARGV[o + 2], tonumber(ARGV[o + 3]), tonumber(ARGV[o + 4])
   local b = 3 * i - 2
   local sl = p

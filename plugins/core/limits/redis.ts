@@ -10,9 +10,8 @@ import { DECIDE_LUA, SETTLE_LUA } from './lua';
 export const DECIDE_SCRIPT = new RedisScript('llg-limit-decide', DECIDE_LUA);
 export const SETTLE_SCRIPT = new RedisScript('llg-limit-settle', SETTLE_LUA);
 
-function dimArgs(dims: DimSpec[]): Array<string | number> {
-  const out: Array<string | number> = [];
-  for (const d of dims) out.push(d.kind, d.alg, d.limit, d.periodMs, `${d.field}.1`, `${d.field}.2`, `${d.field}.3`);
+function pushDimArgs(out: Array<string | number>, dims: DimSpec[]): Array<string | number> {
+  for (const d of dims) out.push(d.kind, d.alg, d.limit, d.periodMs, d.field);
   return out;
 }
 
@@ -23,15 +22,8 @@ export interface RedisDecideResult extends DecideResult {
 
 export async function decideRedis(redis: RedisClient, a: DecideArgs, nowOverride?: number): Promise<RedisDecideResult> {
   const keys = [a.recordKey, a.stateKey, a.slotKey];
-  const reply = (await DECIDE_SCRIPT.run(redis, keys, [
-    nowOverride === undefined ? '' : nowOverride,
-    a.requestId,
-    a.tokens,
-    a.writeRecord ? 1 : 0,
-    a.recordTtlMs,
-    a.dims.length,
-    ...dimArgs(a.dims),
-  ])) as number[];
+  const args = pushDimArgs([nowOverride === undefined ? '' : nowOverride, a.requestId, a.tokens, a.writeRecord ? 1 : 0, a.recordTtlMs, a.dims.length], a.dims);
+  const reply = (await DECIDE_SCRIPT.run(redis, keys, args)) as number[];
   const status = Number(reply[0]);
   const dims = a.dims.map((_, i) => ({ remaining: Number(reply[4 + 2 * i]), resetMs: Number(reply[5 + 2 * i]) }));
   return {
@@ -46,6 +38,6 @@ export async function decideRedis(redis: RedisClient, a: DecideArgs, nowOverride
 
 export async function settleRedis(redis: RedisClient, a: SettleArgs, nowOverride?: number): Promise<boolean> {
   const keys = [a.recordKey, a.stateKey, a.slotKey];
-  const reply = await SETTLE_SCRIPT.run(redis, keys, [nowOverride === undefined ? '' : nowOverride, a.requestId, a.mode, a.actualTokens, a.dims.length, ...dimArgs(a.dims)]);
+  const reply = await SETTLE_SCRIPT.run(redis, keys, pushDimArgs([nowOverride === undefined ? '' : nowOverride, a.requestId, a.mode, a.actualTokens, a.dims.length], a.dims));
   return Number(reply) === 1;
 }

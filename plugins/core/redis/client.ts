@@ -39,11 +39,23 @@ export function redisRegistryKey(s: RedisSettings): string {
   return JSON.stringify([s.url, s.host, s.port, s.password ? 'pw' : '', s.password, s.database, s.cluster_nodes, s.connect_timeout_ms, s.command_timeout_ms]);
 }
 
+/**
+ * Per settings object, the client last returned for it (hot path: saves serialising the settings
+ * on every call; settings objects are built once per config and never mutated). Only trusted
+ * while the registry still holds that client under that key (closeAllRedis empties it).
+ */
+const bySettings = new WeakMap<RedisSettings, { key: string; client: RedisClient }>();
+
 /** The shared client for these settings, created on first use. */
 export function getRedis(s: RedisSettings): RedisClient {
+  const hit = bySettings.get(s);
+  if (hit && clients.get(hit.key) === hit.client) return hit.client;
   const key = redisRegistryKey(s);
   let client = clients.get(key);
-  if (client) return client;
+  if (client) {
+    bySettings.set(s, { key, client });
+    return client;
+  }
   const opts = baseOptions(s);
   if (s.cluster_nodes && s.cluster_nodes.length > 0) {
     client = new Cluster(
@@ -61,6 +73,7 @@ export function getRedis(s: RedisSettings): RedisClient {
   // Errors surface on commands; an unhandled 'error' event would crash the plugin server.
   client.on('error', () => {});
   clients.set(key, client);
+  bySettings.set(s, { key, client });
   return client;
 }
 
