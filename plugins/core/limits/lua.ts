@@ -6,7 +6,9 @@
  *
  * Layout — few Redis calls and little Lua work per decision (the cost of a script is its
  * redis.call()s plus its allocations):
- *  - KEYS[1] reservation record, a string "t tokens" (SET NX PX: also the duplicate check);
+ *  - KEYS[1] reservation record, a string "t tokens" (SET NX PX: also the duplicate check),
+ *    written without string.format: the override and tokens as Node sent them (they round-trip
+ *    to the same doubles), Redis TIME's integer milliseconds as Lua prints them (exact < 1e14);
  *  - KEYS[2] state hash of the scope, numeric fields per dimension `<field>.1|2|3`:
  *      fw: window index, count · sw: window index, current, previous · tb: tokens, timestamp ·
  *      gc: TAT; an empty string = no state. `_x` holds the hash's expiry (ms): PEXPIRE runs only
@@ -29,17 +31,18 @@
 export const DIM_ARGS = 5;
 
 export const DECIDE_LUA = `
+local tonumber, floor, ceil = tonumber, math.floor, math.ceil
 local now
 if ARGV[1] ~= '' then now = tonumber(ARGV[1]) else
   local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  now = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)
 end
 local tokens = tonumber(ARGV[3])
 local write_record = ARGV[4] == '1'
 local n = tonumber(ARGV[6])
 local out = {1, 0, 0, now}
 if write_record then
-  if not redis.call('SET', KEYS[1], string.format('%.17g %.17g', now, tokens), 'NX', 'PX', tonumber(ARGV[5])) then
+  if not redis.call('SET', KEYS[1], (ARGV[1] ~= '' and ARGV[1] or now) .. ' ' .. ARGV[3], 'NX', 'PX', tonumber(ARGV[5])) then
     out[1], out[3] = -1, 1000
     for i = 1, n do out[3 + 2 * i] = 0; out[4 + 2 * i] = 0 end
     return out
@@ -65,16 +68,16 @@ for i = 1, n do
   if sl > 60000 then sl = 60000 end
   local ok, remaining, reset, rtry
   if alg == 'fw' then
-    local idx = math.floor(now / p)
+    local idx = floor(now / p)
     local count = 0
     if tonumber(v[b]) == idx then count = tonumber(v[b + 1]) or 0 end
-    local ttl = math.ceil((idx + 1) * p - now)
+    local ttl = ceil((idx + 1) * p - now)
     reset = ttl
     if ttl + sl > keep then keep = ttl + sl end
     if count + cost <= l then
       local x = l - count - cost
       if x < 0 then x = 0 end
-      ok, remaining, rtry = true, math.floor(x), 0
+      ok, remaining, rtry = true, floor(x), 0
       if cost ~= 0 then
         -- a field already holding the value it would get is not written again
         if tonumber(v[b]) ~= idx then sets[ns + 1] = fields[b]; sets[ns + 2] = idx; ns = ns + 2 end
@@ -84,11 +87,11 @@ for i = 1, n do
     else
       local x = l - count
       if x < 0 then x = 0 end
-      ok, remaining = false, math.floor(x)
+      ok, remaining = false, floor(x)
       if cost > l then rtry = p else rtry = ttl end
     end
   elseif alg == 'sw' then
-    local idx = math.floor(now / p)
+    local idx = floor(now / p)
     local sidx = tonumber(v[b])
     local curr, prev = 0, 0
     if sidx == idx then curr = tonumber(v[b + 1]) or 0; prev = tonumber(v[b + 2]) or 0
@@ -96,14 +99,14 @@ for i = 1, n do
     local start = idx * p
     local elapsed = now - start
     local est = (prev * (p - elapsed)) / p + curr
-    local ttl = math.ceil(start + 2 * p - now) + sl
+    local ttl = ceil(start + 2 * p - now) + sl
     if ttl > keep then keep = ttl end
     if est + cost <= l then
       local x = l - est - cost
       if x < 0 then x = 0 end
-      ok, remaining, rtry = true, math.floor(x), 0
-      if cost > 0 or curr > 0 then reset = math.ceil(p - elapsed + p)
-      elseif prev > 0 then reset = math.ceil(p - elapsed)
+      ok, remaining, rtry = true, floor(x), 0
+      if cost > 0 or curr > 0 then reset = ceil(p - elapsed + p)
+      elseif prev > 0 then reset = ceil(p - elapsed)
       else reset = 0 end
       if cost ~= 0 then
         if sidx ~= idx then sets[ns + 1] = fields[b]; sets[ns + 2] = idx; ns = ns + 2 end
@@ -114,13 +117,13 @@ for i = 1, n do
     else
       local x = l - est
       if x < 0 then x = 0 end
-      ok, remaining = false, math.floor(x)
+      ok, remaining = false, floor(x)
       local need = l - cost
       if need < 0 then rtry = p
-      elseif curr <= need then rtry = math.ceil(p - ((need - curr) * p) / prev - elapsed)
-      else rtry = math.ceil(p - elapsed + (p - (need * p) / curr)) end
+      elseif curr <= need then rtry = ceil(p - ((need - curr) * p) / prev - elapsed)
+      else rtry = ceil(p - elapsed + (p - (need * p) / curr)) end
       if rtry < 1 then rtry = 1 end
-      if curr > 0 then reset = math.ceil(p - elapsed + p) else reset = math.ceil(p - elapsed) end
+      if curr > 0 then reset = ceil(p - elapsed + p) else reset = ceil(p - elapsed) end
     end
   elseif alg == 'tb' then
     local lvl, ts = l, now
@@ -139,7 +142,7 @@ for i = 1, n do
       ok, rtry = true, 0
       local x = level
       if x < 0 then x = 0 end
-      remaining = math.floor(x)
+      remaining = floor(x)
       sets[ns + 1] = fields[b]; sets[ns + 3] = fields[b + 1]
       if level >= l then sets[ns + 2] = ''; sets[ns + 4] = ''
       else sets[ns + 2] = level; sets[ns + 4] = ts end
@@ -148,13 +151,13 @@ for i = 1, n do
       ok = false
       local x = lvl
       if x < 0 then x = 0 end
-      remaining = math.floor(x)
-      if cost > l then rtry = p else rtry = math.ceil(((cost - lvl) * p) / l) end
+      remaining = floor(x)
+      if cost > l then rtry = p else rtry = ceil(((cost - lvl) * p) / l) end
       if rtry < 1 then rtry = 1 end
     end
-    reset = math.ceil(((l - level) * p) / l)
+    reset = ceil(((l - level) * p) / l)
     if level < l then
-      local ttl = math.ceil(((l - level) * p) / l + (ts - now))
+      local ttl = ceil(((l - level) * p) / l + (ts - now))
       if ttl < 1 then ttl = 1 end
       if ttl + sl > keep then keep = ttl + sl end
     end
@@ -164,12 +167,12 @@ for i = 1, n do
     local base = now
     if tat and tat > now then base = tat end
     local new_tat = base + cost * interval
-    if math.ceil(base - now) + sl > keep then keep = math.ceil(base - now) + sl end
+    if ceil(base - now) + sl > keep then keep = ceil(base - now) + sl end
     if new_tat - now <= p + p * 1e-9 then
-      local ttl = math.ceil(new_tat - now)
+      local ttl = ceil(new_tat - now)
       local x = (now + p - new_tat) / interval
       if x < 0 then x = 0 end
-      ok, remaining, reset, rtry = true, math.floor(x), ttl, 0
+      ok, remaining, reset, rtry = true, floor(x), ttl, 0
       if ttl + sl > keep then keep = ttl + sl end
       sets[ns + 1] = fields[b]
       if ttl > 0 then sets[ns + 2] = new_tat else sets[ns + 2] = '' end
@@ -177,8 +180,8 @@ for i = 1, n do
     else
       local x = (now + p - base) / interval
       if x < 0 then x = 0 end
-      ok, remaining, reset = false, math.floor(x), math.ceil(base - now)
-      if cost > l then rtry = p else rtry = math.ceil(new_tat - p - now) end
+      ok, remaining, reset = false, floor(x), ceil(base - now)
+      if cost > l then rtry = p else rtry = ceil(new_tat - p - now) end
       if rtry < 1 then rtry = 1 end
     end
   elseif alg == 'cc' then
