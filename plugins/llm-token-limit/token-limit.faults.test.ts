@@ -10,6 +10,7 @@ import { startKongHost, type KongHost } from '../../test/harness/kong-host/index
 import { startMockLlm } from '../../test/harness/mock-llm/index';
 import { startFaultProxy, type FaultProxy } from '../../test/harness/fault-proxy/index';
 import { deleteByPrefix, testPrefix } from '../../test/harness/redis';
+import { statusCounts } from '../../test/harness/load';
 
 const prefix = testPrefix('token-limit-faults');
 const redis = new Redis({ host: '127.0.0.1', port: 6379 });
@@ -41,13 +42,6 @@ async function post(host: KongHost, path: string, id: string): Promise<number> {
   });
   await r.arrayBuffer();
   return r.status;
-}
-
-async function burst(n: number, one: () => Promise<number>): Promise<Record<number, number>> {
-  const all = await Promise.all(Array.from({ length: n }, one));
-  const counts: Record<number, number> = {};
-  for (const s of all) counts[s] = (counts[s] ?? 0) + 1;
-  return counts;
 }
 
 beforeAll(async () => {
@@ -117,9 +111,9 @@ describe('Redis blackholed and reset mid-run (fault proxy)', () => {
       expect(before).toBeGreaterThan(0);
 
       proxy.setMode(mode);
-      const during = await burst(10, tolerant);
+      const during = await statusCounts(10, tolerant);
       expect(during).toEqual({ 200: 10 });
-      const strictDuring = await burst(10, strict);
+      const strictDuring = await statusCounts(10, strict);
       expect(strictDuring).toEqual({ 503: 10 });
       expect(host.logs.some((l) => l.plugin === 'llm-token-limit' && /Redis unreachable: deciding with local counters/.test(l.message))).toBe(true);
 

@@ -12,6 +12,7 @@ import Redis from 'ioredis';
 import { startKongHost, type DeclarativeConfig, type KongHost } from '../../test/harness/kong-host/index';
 import { startMockLlm } from '../../test/harness/mock-llm/index';
 import { deleteByPrefix, testPrefix } from '../../test/harness/redis';
+import { statusCounts } from '../../test/harness/load';
 
 const NOW = Math.floor(Date.now() / 60_000) * 60_000 + 30_000; // 30 s into a minute window
 const prefix = testPrefix('token-limit-host');
@@ -124,13 +125,6 @@ async function post(path: string, headers: Record<string, string>, body: unknown
   return { status: r.status, headers: r.headers, text };
 }
 
-async function burst(n: number, one: (i: number) => Promise<{ status: number }>): Promise<Record<number, number>> {
-  const results = await Promise.all(Array.from({ length: n }, (_, i) => one(i)));
-  const counts: Record<number, number> = {};
-  for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
-  return counts;
-}
-
 async function limitEvents(tenant: string): Promise<Array<Record<string, string>>> {
   const entries = await redis.xrange(`${prefix}events`, '-', '+');
   return entries.map(([, fields]) => Object.fromEntries(fields.reduce<string[][]>((acc, v, i) => (i % 2 ? acc : [...acc, [v, fields[i + 1] as string]]), []))).filter((e) => e.tenant_id === tenant);
@@ -149,7 +143,7 @@ async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 5000):
 describe('exactness under concurrency (one plugin server)', () => {
   it('fixed window: 500 concurrent requests against 100/min → exactly 100 admitted, one limit event per denial', { timeout: 90_000 }, async () => {
     const t = 'tenant-fw';
-    const counts = await burst(500, () => post('/fw', { 'x-fixture-identity': identity(t, { requests_per_minute: 100 }, `r-${++rid}`) }));
+    const counts = await statusCounts(500, () => post('/fw', { 'x-fixture-identity': identity(t, { requests_per_minute: 100 }, `r-${++rid}`) }));
     expect(counts).toEqual({ 200: 100, 429: 400 });
     const events = await until(() => limitEvents(t), (e) => e.length >= 400);
     expect(events.length).toBe(400);
@@ -157,7 +151,7 @@ describe('exactness under concurrency (one plugin server)', () => {
   });
 
   it('token bucket (algorithm from the identity): 500 concurrent against 100/min → exactly 100', { timeout: 90_000 }, async () => {
-    const counts = await burst(500, () => post('/tb', { 'x-fixture-identity': identity('tenant-tb', { requests_per_minute: 100, algorithm: 'token_bucket' }, `r-${++rid}`) }));
+    const counts = await statusCounts(500, () => post('/tb', { 'x-fixture-identity': identity('tenant-tb', { requests_per_minute: 100, algorithm: 'token_bucket' }, `r-${++rid}`) }));
     expect(counts).toEqual({ 200: 100, 429: 400 });
   });
 
@@ -166,7 +160,7 @@ describe('exactness under concurrency (one plugin server)', () => {
     // 60 requests in the previous minute; 30 s into this one its weight is 0.5 → 30 → 70 fit.
     await redis.hset(`${prefix}{${t}}:rl:state`, 'rpm:sw.1', String(Math.floor(NOW / 60_000) - 1), 'rpm:sw.2', '60');
     await redis.pexpire(`${prefix}{${t}}:rl:state`, 120_000);
-    const counts = await burst(200, () => post('/sw', { 'x-fixture-identity': identity(t, { requests_per_minute: 100 }, `r-${++rid}`) }));
+    const counts = await statusCounts(200, () => post('/sw', { 'x-fixture-identity': identity(t, { requests_per_minute: 100 }, `r-${++rid}`) }));
     expect(counts).toEqual({ 200: 70, 429: 130 });
   });
 });
@@ -215,10 +209,10 @@ describe('token reservations', () => {
     // the upstream answers slowly, so no reservation is settled while the burst is decided
     const send = (delay = '1500') => post('/tok', { 'x-test-llm-request': llmRequest(t, limits, `r-${++rid}`), 'x-mock-delay-ms': delay });
     // each reserves 100 + 400 × 2 = 900: 11 fit in 10 000
-    expect(await burst(50, () => send())).toEqual({ 200: 11, 429: 39 });
+    expect(await statusCounts(50, () => send())).toEqual({ 200: 11, 429: 39 });
     // settled in the log phase to the actual 100 tokens each: 10 000 − 1 100 = 8 900 → 9 more fit
     await until(() => redis.keys(`${prefix}{${t}}:rl:res:*`), (k) => k.length === 0);
-    expect(await burst(50, () => send())).toEqual({ 200: 9, 429: 41 });
+    expect(await statusCounts(50, () => send())).toEqual({ 200: 9, 429: 41 });
   });
 
   it('model weights multiply the reservation (GCRA); an upstream 5xx refunds it; 2xx without usage keeps it', async () => {
@@ -226,12 +220,12 @@ describe('token reservations', () => {
     const limits = { tokens_per_minute: 10_000 };
     const send = (h: Record<string, string> = {}) => post('/tokw', { 'x-test-llm-request': llmRequest(t, limits, `r-${++rid}`, { model: 'big-model' }), ...h });
     // 900 × 2 = 1 800: 5 fit; all five fail upstream (500) → refunded
-    expect(await burst(8, () => send({ 'x-mock-status': '500', 'x-mock-delay-ms': '1500' }))).toEqual({ 500: 5, 429: 3 });
+    expect(await statusCounts(8, () => send({ 'x-mock-status': '500', 'x-mock-delay-ms': '1500' }))).toEqual({ 500: 5, 429: 3 });
     await until(() => redis.keys(`${prefix}{${t}}:rl:res:*`), (k) => k.length === 0);
-    expect(await burst(8, () => send())).toEqual({ 200: 5, 429: 3 });
+    expect(await statusCounts(8, () => send())).toEqual({ 200: 5, 429: 3 });
     // 2xx without usage keeps the reservation (charged at worst case)
     await until(() => redis.keys(`${prefix}{${t}}:rl:res:*`), (k) => k.length === 0);
-    expect(await burst(8, () => send())).toEqual({ 429: 8 });
+    expect(await statusCounts(8, () => send())).toEqual({ 429: 8 });
   });
 });
 
@@ -239,9 +233,9 @@ describe('concurrency', () => {
   it('one slot per in-flight request, freed in the log phase', async () => {
     const t = 'tenant-cc';
     const send = () => post('/cc', { 'x-fixture-identity': identity(t, { concurrent_requests: 3 }, `r-${++rid}`), 'x-mock-delay-ms': '2000' });
-    expect(await burst(10, send)).toEqual({ 200: 3, 429: 7 });
+    expect(await statusCounts(10, send)).toEqual({ 200: 3, 429: 7 });
     await until(() => redis.zcard(`${prefix}{${t}}:rl:cc`), (n) => n === 0);
-    expect(await burst(10, send)).toEqual({ 200: 3, 429: 7 });
+    expect(await statusCounts(10, send)).toEqual({ 200: 3, 429: 7 });
   });
 
   it('a request id already in flight is refused and does not free the first one\'s slot', async () => {
@@ -260,9 +254,9 @@ describe('concurrency', () => {
 describe('global limits and shadow mode', () => {
   it('a global limit is shared by tenants; a global refusal gives the tenant\'s debit back', async () => {
     const limits = { requests_per_minute: 100 };
-    const a = await burst(5, () => post('/global', { 'x-fixture-identity': identity('tenant-ga', limits, `r-${++rid}`) }));
+    const a = await statusCounts(5, () => post('/global', { 'x-fixture-identity': identity('tenant-ga', limits, `r-${++rid}`) }));
     expect(a).toEqual({ 200: 3, 429: 2 });
-    expect(await burst(2, () => post('/global', { 'x-fixture-identity': identity('tenant-gb', limits, `r-${++rid}`) }))).toEqual({ 429: 2 });
+    expect(await statusCounts(2, () => post('/global', { 'x-fixture-identity': identity('tenant-gb', limits, `r-${++rid}`) }))).toEqual({ 429: 2 });
     // tenant A's own counter holds only the 3 admitted requests: the 2 refused globally were rolled back
     // route scope: Kong passes the plugin's route_id in its config
     const [stateKey] = await redis.keys(`${prefix}{tenant-ga}:rl:r=*:state`);
@@ -276,7 +270,7 @@ describe('global limits and shadow mode', () => {
 
   it('shadow mode admits everything and reports would-be refusals as events', async () => {
     const t = 'tenant-shadow';
-    expect(await burst(5, () => post('/shadow', { 'x-fixture-identity': identity(t, { requests_per_minute: 2 }, `r-${++rid}`) }))).toEqual({ 200: 5 });
+    expect(await statusCounts(5, () => post('/shadow', { 'x-fixture-identity': identity(t, { requests_per_minute: 2 }, `r-${++rid}`) }))).toEqual({ 200: 5 });
     const ev = await until(() => limitEvents(t), (e) => e.length >= 3);
     expect(ev.length).toBe(3);
     expect(ev[0]).toMatchObject({ mode: 'shadow', dimension: 'requests_per_minute' });

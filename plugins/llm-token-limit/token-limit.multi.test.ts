@@ -8,6 +8,7 @@ import Redis from 'ioredis';
 import { startKongHost, type KongHost } from '../../test/harness/kong-host/index';
 import { startMockLlm } from '../../test/harness/mock-llm/index';
 import { deleteByPrefix, testPrefix } from '../../test/harness/redis';
+import { statusCounts } from '../../test/harness/load';
 
 const prefix = testPrefix('token-limit-multi');
 const redis = new Redis({ host: '127.0.0.1', port: 6379 });
@@ -43,13 +44,6 @@ async function post(host: KongHost, path: string, id: string): Promise<number> {
   });
   await r.arrayBuffer();
   return r.status;
-}
-
-async function burst(n: number, one: () => Promise<number>): Promise<Record<number, number>> {
-  const all = await Promise.all(Array.from({ length: n }, one));
-  const counts: Record<number, number> = {};
-  for (const s of all) counts[s] = (counts[s] ?? 0) + 1;
-  return counts;
 }
 
 beforeAll(async () => {
@@ -93,11 +87,11 @@ describe('five plugin-server processes sharing one Redis', () => {
   afterAll(() => host?.stop());
 
   it('fixed window: 500 concurrent against 100/min → exactly 100', { timeout: 90_000 }, async () => {
-    expect(await burst(500, () => post(host, '/fw', identity('t5-fw', { requests_per_minute: 100 })))).toEqual({ 200: 100, 429: 400 });
+    expect(await statusCounts(500, () => post(host, '/fw', identity('t5-fw', { requests_per_minute: 100 })))).toEqual({ 200: 100, 429: 400 });
   });
 
   it('token bucket: 500 concurrent against 100/min → exactly 100', { timeout: 90_000 }, async () => {
-    expect(await burst(500, () => post(host, '/tb', identity('t5-tb', { requests_per_minute: 100 })))).toEqual({ 200: 100, 429: 400 });
+    expect(await statusCounts(500, () => post(host, '/tb', identity('t5-tb', { requests_per_minute: 100 })))).toEqual({ 200: 100, 429: 400 });
   });
 });
 
