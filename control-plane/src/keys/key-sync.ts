@@ -8,15 +8,10 @@
  */
 import Redis from 'ioredis';
 import { keyRecordRedisKey, revocationChannel, type KeyRecord } from '../../../plugins/core/keys';
+import type { StaticKeyRow } from '../config/render';
 
-export interface KeyRowLike {
-  id: string;
-  tenant_id: string;
-  lineage_id: string;
-  prefix: string;
-  hash: string;
-  scopes: { models?: string[]; features?: string[] } | null;
-  expires_at: Date | null;
+/** A key row as the Redis sync needs it: what the static-key render takes, plus revocation. */
+export interface KeyRowLike extends StaticKeyRow {
   revoked_at: Date | null;
 }
 
