@@ -77,6 +77,44 @@ export function getRedis(s: RedisSettings): RedisClient {
   return client;
 }
 
+/**
+ * Write coalescing. Every command is one socket write, and Redis answers each write it reads
+ * with one write of its own: at gateway concurrency the syscalls on both sides cost more than
+ * the scripts. Corking the socket until the end of the current tick turns the commands issued
+ * in that tick into one write (and Redis's replies into one write back). Batches are capped so
+ * Redis can start on the first commands while Node is still producing the next ones.
+ * Cluster clients are left alone (one socket per node, chosen after the command is built).
+ */
+export const COALESCE_MAX_BATCH = 16;
+
+interface CorkedBatch {
+  stream: NodeJS.WritableStream & { cork(): void; uncork(): void };
+  commands: number;
+}
+
+const corked = new WeakMap<object, CorkedBatch>();
+
+export function coalesceWrites(redis: RedisClient): void {
+  if (!(redis instanceof Redis) || redis.status !== 'ready') return;
+  const stream = redis.stream as unknown as CorkedBatch['stream'] | undefined;
+  if (!stream) return;
+  const batch = corked.get(stream);
+  if (batch) {
+    if (++batch.commands >= COALESCE_MAX_BATCH) {
+      batch.commands = 1;
+      stream.uncork();
+      stream.cork();
+    }
+    return;
+  }
+  stream.cork();
+  corked.set(stream, { stream, commands: 1 });
+  process.nextTick(() => {
+    corked.delete(stream);
+    stream.uncork();
+  });
+}
+
 /** Close every client (tests and graceful shutdown only). */
 export async function closeAllRedis(): Promise<void> {
   const all = [...clients.values()];
