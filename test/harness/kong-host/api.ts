@@ -28,7 +28,10 @@ export interface HostOptions {
   adminPort?: number;
   /** Env for the plugin servers and for `{vault://env/NAME}` references (default process.env). */
   env?: Record<string, string | undefined>;
-  /** Plugin-server processes per plugin (requests spread over them); default 1, as in Kong. */
+  /**
+   * Plugin-server processes per plugin, standing for Kong nodes that share Redis: requests are
+   * spread over them, every phase of one request on the same process. Default 1, as in Kong.
+   */
   serversPerPlugin?: number;
   /** nginx client_body_buffer_size; bodies larger than this are "spooled" (default 8192). */
   clientBodyBufferSize?: number;

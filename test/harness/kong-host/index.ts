@@ -29,7 +29,6 @@ interface ExternalPlugin {
   name: string;
   info: PluginInfo;
   servers: PluginServerProcess[];
-  next: number;
 }
 
 interface Runtime {
@@ -119,7 +118,7 @@ export async function startKongHost(opts: HostOptions): Promise<KongHost> {
       throw e;
     }
     const info = (await servers[0]!.pool.call('plugin.GetPluginInfo', name)) as PluginInfo;
-    const ext: ExternalPlugin = { kind: 'external', name, info, servers, next: 0 };
+    const ext: ExternalPlugin = { kind: 'external', name, info, servers };
     externals.set(name, ext);
     return ext;
   }
@@ -205,7 +204,9 @@ export async function startKongHost(opts: HostOptions): Promise<KongHost> {
   /** Kong's bridge loop for one event of one external plugin. */
   async function runExternal(rt: Runtime, p: ActivePlugin, phase: Phase, state: RequestState, calls: PdkCall[]): Promise<void> {
     const ext = p.external!;
-    const server = ext.servers[ext.next++ % ext.servers.length]!;
+    // Every phase of a request goes to the same process, as in Kong (a node has one plugin
+    // server per plugin; several processes here stand for several nodes sharing Redis).
+    const server = ext.servers[state.id % ext.servers.length]!;
     for (let attempt = 0; attempt < 3; attempt++) {
       let iid: number;
       try {
