@@ -24,13 +24,16 @@ export function localStore(): MemoryStore {
 
 /**
  * Test-only clock: when the plugin server's environment sets LLG_LIMIT_TEST_NOW_MS, decisions
- * use that time (passed to the script as its `now` override) instead of Redis TIME.
+ * use that time (passed to the script as its `now` override) instead of Redis TIME. Read once:
+ * the plugin server's environment is fixed when it starts.
  */
-export function testNow(): number | undefined {
-  const v = process.env.LLG_LIMIT_TEST_NOW_MS;
-  if (!v) return undefined;
+const TEST_NOW = ((v) => {
   const n = Number(v);
-  return Number.isFinite(n) && n > 0 ? n : undefined;
+  return v && Number.isFinite(n) && n > 0 ? n : undefined;
+})(process.env.LLG_LIMIT_TEST_NOW_MS);
+
+export function testNow(): number | undefined {
+  return TEST_NOW;
 }
 
 export function redisSettings(cfg: TokenLimitConfig): RedisSettings {

@@ -13,6 +13,7 @@ import { startKongHost, type DeclarativeConfig, type KongHost } from '../../test
 import { startMockLlm } from '../../test/harness/mock-llm/index';
 import { deleteByPrefix, testPrefix } from '../../test/harness/redis';
 import { statusCounts } from '../../test/harness/load';
+import { packState, stateField, unpackState } from '../core/limits/redis';
 
 const NOW = Math.floor(Date.now() / 60_000) * 60_000 + 30_000; // 30 s into a minute window
 const prefix = testPrefix('token-limit-host');
@@ -115,7 +116,9 @@ afterAll(async () => {
   redis.disconnect();
 });
 
+let sent = 0;
 async function post(path: string, headers: Record<string, string>, body: unknown = { model: 'small-model', messages: [{ role: 'user', content: `hello ${CANARY}` }] }) {
+  sent++;
   const r = await fetch(`${host.proxyUrl}${path}/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer lg_live_${CANARY}`, ...headers },
@@ -128,6 +131,13 @@ async function post(path: string, headers: Record<string, string>, body: unknown
 async function limitEvents(tenant: string): Promise<Array<Record<string, string>>> {
   const entries = await redis.xrange(`${prefix}events`, '-', '+');
   return entries.map(([, fields]) => Object.fromEntries(fields.reduce<string[][]>((acc, v, i) => (i % 2 ? acc : [...acc, [v, fields[i + 1] as string]]), []))).filter((e) => e.tenant_id === tenant);
+}
+
+/** Every request sent so far has run its log phase (the host records a trace after it): reservations are settled. */
+async function settled(): Promise<void> {
+  const n = sent;
+  await until(async () => host.traces.length, (done) => done >= n);
+  expect(host.traces.length).toBeGreaterThanOrEqual(n);
 }
 
 async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 5000): Promise<T> {
@@ -158,7 +168,7 @@ describe('exactness under concurrency (one plugin server)', () => {
   it('sliding window: never above its definition (previous window weighted)', async () => {
     const t = 'tenant-sw';
     // 60 requests in the previous minute; 30 s into this one its weight is 0.5 → 30 → 70 fit.
-    await redis.hset(`${prefix}{${t}}:rl:state`, 'rpm:sw.1', String(Math.floor(NOW / 60_000) - 1), 'rpm:sw.2', '60');
+    await redis.hset(`${prefix}{${t}}:rl:state`, stateField({ kind: 'r', alg: 'sw', field: 'rpm:sw' }), packState([Math.floor(NOW / 60_000) - 1, 60, 0]));
     await redis.pexpire(`${prefix}{${t}}:rl:state`, 120_000);
     const counts = await statusCounts(200, () => post('/sw', { 'x-fixture-identity': identity(t, { requests_per_minute: 100 }, `r-${++rid}`) }));
     expect(counts).toEqual({ 200: 70, 429: 130 });
@@ -211,7 +221,7 @@ describe('token reservations', () => {
     // each reserves 100 + 400 × 2 = 900: 11 fit in 10 000
     expect(await statusCounts(50, () => send())).toEqual({ 200: 11, 429: 39 });
     // settled in the log phase to the actual 100 tokens each: 10 000 − 1 100 = 8 900 → 9 more fit
-    await until(() => redis.keys(`${prefix}{${t}}:rl:res:*`), (k) => k.length === 0);
+    await settled();
     expect(await statusCounts(50, () => send())).toEqual({ 200: 9, 429: 41 });
   });
 
@@ -221,10 +231,10 @@ describe('token reservations', () => {
     const send = (h: Record<string, string> = {}) => post('/tokw', { 'x-test-llm-request': llmRequest(t, limits, `r-${++rid}`, { model: 'big-model' }), ...h });
     // 900 × 2 = 1 800: 5 fit; all five fail upstream (500) → refunded
     expect(await statusCounts(8, () => send({ 'x-mock-status': '500', 'x-mock-delay-ms': '1500' }))).toEqual({ 500: 5, 429: 3 });
-    await until(() => redis.keys(`${prefix}{${t}}:rl:res:*`), (k) => k.length === 0);
+    await settled();
     expect(await statusCounts(8, () => send())).toEqual({ 200: 5, 429: 3 });
     // 2xx without usage keeps the reservation (charged at worst case)
-    await until(() => redis.keys(`${prefix}{${t}}:rl:res:*`), (k) => k.length === 0);
+    await settled();
     expect(await statusCounts(8, () => send())).toEqual({ 429: 8 });
   });
 });
@@ -261,7 +271,9 @@ describe('global limits and shadow mode', () => {
     // route scope: Kong passes the plugin's route_id in its config
     const [stateKey] = await redis.keys(`${prefix}{tenant-ga}:rl:r=*:state`);
     expect(stateKey).toMatch(/:rl:r=[^-][^:]*:state$/);
-    expect(await redis.hget(stateKey as string, 'rpm:fw.2')).toBe('3');
+    await settled();
+    const [, count] = unpackState(await redis.hgetBuffer(stateKey as string, stateField({ kind: 'r', alg: 'fw', field: 'rpm:fw' })));
+    expect(count).toBe(3);
     const no = await post('/global', { 'x-fixture-identity': identity('tenant-gc', limits, `r-${++rid}`) });
     expect(JSON.parse(no.text).error.message).toContain('requests per minute (shared by all tenants)');
     const ev = await until(() => limitEvents('tenant-gc'), (e) => e.length >= 1);
