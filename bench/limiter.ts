@@ -77,12 +77,20 @@ async function scriptStats(redis: Redis): Promise<[number, number]> {
   return [calls, usec];
 }
 
-async function run(one: (i: number) => Promise<unknown>): Promise<{ perSec: number; errors: number }> {
+/** Redis's own CPU seconds (all of its work: scripts, sockets, parsing). */
+async function redisCpu(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const v = (k: string) => Number(new RegExp(`${k}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+  return v('used_cpu_sys') + v('used_cpu_user');
+}
+
+async function run(one: (i: number) => Promise<unknown>): Promise<{ perSec: number; errors: number; done: number; nodeCpuUs: number }> {
   const end = Date.now() + SECONDS * 1000;
   let done = 0;
   let errors = 0;
   let seq = 0;
   const t0 = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (Date.now() < end) {
@@ -96,13 +104,14 @@ async function run(one: (i: number) => Promise<unknown>): Promise<{ perSec: numb
     }),
   );
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  return { perSec: done / secs, errors };
+  const cpu = process.cpuUsage(cpu0);
+  return { perSec: done / secs, errors, done, nodeCpuUs: cpu.user + cpu.system };
 }
 
 async function main(): Promise<void> {
   const redis = new Redis({ host: '127.0.0.1', port: 6379 });
   getRedis(settings); // warm the shared client
-  const results: Array<{ name: string; perSec: number; medianPerSec: number; errors: number; serverUs: number }> = [];
+  const results: Array<{ name: string; perSec: number; medianPerSec: number; errors: number; serverUs: number; nodeUs: number; redisUs: number }> = [];
 
   const peer = new RateLimiterRedis({ storeClient: redis, points: BIG, duration: 60, keyPrefix: `${prefix}rlflex` });
   await peer.consume('warm');
@@ -132,15 +141,19 @@ async function main(): Promise<void> {
   });
   runners.push({ name: 'rate-limiter-flexible, 1 dim', one: (i) => peer.consume(`t${i % TENANTS}`) });
   for (const r of runners) await r.one(-1);
-  const rounds = new Map<string, Array<{ perSec: number; errors: number; serverUs: number }>>();
+  type Round = { perSec: number; errors: number; serverUs: number; nodeUs: number; redisUs: number };
+  const rounds = new Map<string, Round[]>();
   for (round = 0; round < ROUNDS; round++) {
     for (const r of round % 2 === 0 ? runners : [...runners].reverse()) {
       const [c0, u0] = await scriptStats(redis);
+      const r0 = await redisCpu(redis);
       const res = await run(r.one);
+      const r1 = await redisCpu(redis);
       const [c1, u1] = await scriptStats(redis);
       const serverUs = (u1 - u0) / Math.max(1, c1 - c0);
       if (!rounds.has(r.name)) rounds.set(r.name, []);
-      rounds.get(r.name)!.push({ ...res, serverUs });
+      const per = Math.max(1, res.done);
+      rounds.get(r.name)!.push({ perSec: res.perSec, errors: res.errors, serverUs, nodeUs: res.nodeCpuUs / per, redisUs: ((r1 - r0) * 1e6) / per });
     }
   }
   const median = (xs: number[]) => {
@@ -155,6 +168,8 @@ async function main(): Promise<void> {
       medianPerSec: median(rs.map((x) => x.perSec)),
       errors: rs.reduce((a, x) => a + x.errors, 0),
       serverUs: median(rs.map((x) => x.serverUs)),
+      nodeUs: median(rs.map((x) => x.nodeUs)),
+      redisUs: median(rs.map((x) => x.redisUs)),
     });
   }
   const ratios = (name: string) => {
@@ -165,9 +180,12 @@ async function main(): Promise<void> {
 
   const pad = (s: string, n: number) => s.padEnd(n);
   console.log(`\nbench/limiter — ${CONCURRENCY} concurrent callers, ${SECONDS} s per case, ${ROUNDS} rounds (alternating order), local Redis\n`);
-  console.log(`${pad('case', 58)} ${'best/s'.padStart(9)} ${'median/s'.padStart(9)} ${'Redis µs/call'.padStart(14)} ${'errors'.padStart(7)}`);
+  console.log('CPU per decision: Node = this process, Redis = the whole server (scripts, sockets, parsing); script = EVALSHA time in INFO commandstats.\n');
+  console.log(`${pad('case', 58)} ${'best/s'.padStart(9)} ${'median/s'.padStart(9)} ${'Node µs'.padStart(8)} ${'Redis µs'.padStart(9)} ${'script µs'.padStart(10)} ${'errors'.padStart(7)}`);
   for (const r of results)
-    console.log(`${pad(r.name, 58)} ${Math.round(r.perSec).toString().padStart(9)} ${Math.round(r.medianPerSec).toString().padStart(9)} ${r.serverUs.toFixed(1).padStart(14)} ${String(r.errors).padStart(7)}`);
+    console.log(
+      `${pad(r.name, 58)} ${Math.round(r.perSec).toString().padStart(9)} ${Math.round(r.medianPerSec).toString().padStart(9)} ${r.nodeUs.toFixed(1).padStart(8)} ${r.redisUs.toFixed(1).padStart(9)} ${r.serverUs.toFixed(1).padStart(10)} ${String(r.errors).padStart(7)}`,
+    );
   const by = (s: string) => results.find((r) => r.name.includes(s))!;
   const four = ratios('4 dims');
   const fourRatio = median(four);
@@ -189,7 +207,9 @@ async function main(): Promise<void> {
       rate_limiter_flexible_1dim_per_s: Math.round(by('rate-limiter-flexible').medianPerSec),
       dims4_vs_peer_median: Number(fourRatio.toFixed(3)),
       dims4_vs_peer_rounds: four.map((x) => Number(x.toFixed(3))),
-      redis_us_per_call: Object.fromEntries(results.map((r) => [r.name, Number(r.serverUs.toFixed(1))])),
+      script_us_per_call: Object.fromEntries(results.map((r) => [r.name, Number(r.serverUs.toFixed(1))])),
+      node_cpu_us_per_decision: Object.fromEntries(results.map((r) => [r.name, Number(r.nodeUs.toFixed(1))])),
+      redis_cpu_us_per_decision: Object.fromEntries(results.map((r) => [r.name, Number(r.redisUs.toFixed(1))])),
       target_met: met,
     })}`,
   );

@@ -43,10 +43,10 @@ describe('planning', () => {
     expect(p.tenant.stateKey).toBe('llg:{acme}:rl:state');
     expect(p.tenant.slotKey).toBe('llg:{acme}:rl:cc');
     expect(p.tenant.recordKey).toBe('llg:{acme}:rl:res:req-1');
-    expect(p.tenant.dims.map((d) => [d.name, d.kind, d.alg, d.field])).toEqual([
-      ['requests_per_minute', 'r', 'sw', 'rpm:sw'],
-      ['tokens_per_minute', 't', 'sw', 'tpm:sw'],
-      ['concurrent_requests', 'c', 'cc', 'cc'],
+    expect(p.tenant.dims.map((d) => [d.name, d.kind, d.alg, d.periodMs])).toEqual([
+      ['requests_per_minute', 'r', 'sw', 60_000],
+      ['tokens_per_minute', 't', 'sw', 60_000],
+      ['concurrent_requests', 'c', 'cc', 600_000],
     ]);
     expect(p.tenant.writeRecord).toBe(true);
     const scoped = planRequest(config({ scope: ['tenant', 'lineage', 'route', 'model'], redis_key_prefix: 'x:' }), subject(), compileWeights({}));

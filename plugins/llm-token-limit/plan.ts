@@ -20,20 +20,19 @@ interface DimDef {
   field: LimitField;
   kind: 'r' | 't' | 'c';
   periodMs: number;
-  short: string;
   label: string;
 }
 
 const S = 1000;
 const DIM_DEFS: DimDef[] = [
-  { field: 'requests_per_second', kind: 'r', periodMs: S, short: 'rps', label: 'requests per second' },
-  { field: 'requests_per_minute', kind: 'r', periodMs: 60 * S, short: 'rpm', label: 'requests per minute' },
-  { field: 'requests_per_hour', kind: 'r', periodMs: 3600 * S, short: 'rph', label: 'requests per hour' },
-  { field: 'requests_per_day', kind: 'r', periodMs: 86_400 * S, short: 'rpd', label: 'requests per day' },
-  { field: 'tokens_per_minute', kind: 't', periodMs: 60 * S, short: 'tpm', label: 'tokens per minute' },
-  { field: 'tokens_per_hour', kind: 't', periodMs: 3600 * S, short: 'tph', label: 'tokens per hour' },
-  { field: 'tokens_per_day', kind: 't', periodMs: 86_400 * S, short: 'tpd', label: 'tokens per day' },
-  { field: 'concurrent_requests', kind: 'c', periodMs: 0, short: 'cc', label: 'concurrent requests' },
+  { field: 'requests_per_second', kind: 'r', periodMs: S, label: 'requests per second' },
+  { field: 'requests_per_minute', kind: 'r', periodMs: 60 * S, label: 'requests per minute' },
+  { field: 'requests_per_hour', kind: 'r', periodMs: 3600 * S, label: 'requests per hour' },
+  { field: 'requests_per_day', kind: 'r', periodMs: 86_400 * S, label: 'requests per day' },
+  { field: 'tokens_per_minute', kind: 't', periodMs: 60 * S, label: 'tokens per minute' },
+  { field: 'tokens_per_hour', kind: 't', periodMs: 3600 * S, label: 'tokens per hour' },
+  { field: 'tokens_per_day', kind: 't', periodMs: 86_400 * S, label: 'tokens per day' },
+  { field: 'concurrent_requests', kind: 'c', periodMs: 0, label: 'concurrent requests' },
 ];
 
 export interface PlannedDim extends DimSpec {
@@ -188,11 +187,11 @@ function buildCall(
     if (typeof limit !== 'number' || !(limit > 0)) continue;
     if (def.kind === 'c' && !canSettle) continue; // a slot nobody can free: not offered standalone
     if (def.kind === 'c') {
-      dims.push({ name: def.field, label: def.label, kind: 'c', alg: 'cc', limit, periodMs: slotMs, field: 'cc', algorithm: 'concurrency', scope });
+      dims.push({ name: def.field, label: def.label, kind: 'c', alg: 'cc', limit, periodMs: slotMs, algorithm: 'concurrency', scope });
       recordTtl = Math.max(recordTtl, slotMs);
     } else {
       const alg = ALG_CODE[algorithm];
-      dims.push({ name: def.field, label: def.label, kind: def.kind, alg, limit, periodMs: def.periodMs, field: `${def.short}:${alg}`, algorithm, scope });
+      dims.push({ name: def.field, label: def.label, kind: def.kind, alg, limit, periodMs: def.periodMs, algorithm, scope });
       if (def.kind === 't') recordTtl = Math.max(recordTtl, def.periodMs);
     }
   }

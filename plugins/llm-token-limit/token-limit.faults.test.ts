@@ -11,7 +11,7 @@ import { startMockLlm } from '../../test/harness/mock-llm/index';
 import { startFaultProxy, type FaultProxy } from '../../test/harness/fault-proxy/index';
 import { deleteByPrefix, testPrefix } from '../../test/harness/redis';
 import { statusCounts } from '../../test/harness/load';
-import { stateField, unpackState } from '../core/limits/redis';
+import { groupField, unpackState } from '../core/limits/redis';
 
 const prefix = testPrefix('token-limit-faults');
 const redis = new Redis({ host: '127.0.0.1', port: 6379 });
@@ -90,7 +90,7 @@ describe('Redis blackholed and reset mid-run (fault proxy)', () => {
 
   const limits = { requests_per_hour: 1000 };
   // fixed-window count in the tenant's state hash
-  const counter = async (tenant: string) => unpackState(await redis.hgetBuffer(`${prefix}{${tenant}}:rl:state`, stateField({ kind: 'r', alg: 'fw', field: 'rph:fw' })))[1] ?? 0;
+  const counter = async (tenant: string) => unpackState(await redis.hgetBuffer(`${prefix}{${tenant}}:rl:state`, groupField({ alg: 'fw', periodMs: 3_600_000 })))[1] ?? 0;
   const seen: number[] = [];
   const tolerant = async () => {
     const s = await post(host, '/tolerant', identity('tf-tol', limits));

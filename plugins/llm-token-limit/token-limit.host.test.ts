@@ -13,7 +13,7 @@ import { startKongHost, type DeclarativeConfig, type KongHost } from '../../test
 import { startMockLlm } from '../../test/harness/mock-llm/index';
 import { deleteByPrefix, testPrefix } from '../../test/harness/redis';
 import { statusCounts } from '../../test/harness/load';
-import { packState, stateField, unpackState } from '../core/limits/redis';
+import { groupField, packState, unpackState } from '../core/limits/redis';
 
 const NOW = Math.floor(Date.now() / 60_000) * 60_000 + 30_000; // 30 s into a minute window
 const prefix = testPrefix('token-limit-host');
@@ -168,7 +168,7 @@ describe('exactness under concurrency (one plugin server)', () => {
   it('sliding window: never above its definition (previous window weighted)', async () => {
     const t = 'tenant-sw';
     // 60 requests in the previous minute; 30 s into this one its weight is 0.5 → 30 → 70 fit.
-    await redis.hset(`${prefix}{${t}}:rl:state`, stateField({ kind: 'r', alg: 'sw', field: 'rpm:sw' }), packState([Math.floor(NOW / 60_000) - 1, 60, 0]));
+    await redis.hset(`${prefix}{${t}}:rl:state`, groupField({ alg: 'sw', periodMs: 60_000 }), packState([Math.floor(NOW / 60_000) - 1, 60, 0, 0, 0]));
     await redis.pexpire(`${prefix}{${t}}:rl:state`, 120_000);
     const counts = await statusCounts(200, () => post('/sw', { 'x-fixture-identity': identity(t, { requests_per_minute: 100 }, `r-${++rid}`) }));
     expect(counts).toEqual({ 200: 70, 429: 130 });
@@ -272,7 +272,7 @@ describe('global limits and shadow mode', () => {
     const [stateKey] = await redis.keys(`${prefix}{tenant-ga}:rl:r=*:state`);
     expect(stateKey).toMatch(/:rl:r=[^-][^:]*:state$/);
     await settled();
-    const [, count] = unpackState(await redis.hgetBuffer(stateKey as string, stateField({ kind: 'r', alg: 'fw', field: 'rpm:fw' })));
+    const [, count] = unpackState(await redis.hgetBuffer(stateKey as string, groupField({ alg: 'fw', periodMs: 60_000 })));
     expect(count).toBe(3);
     const no = await post('/global', { 'x-fixture-identity': identity('tenant-gc', limits, `r-${++rid}`) });
     expect(JSON.parse(no.text).error.message).toContain('requests per minute (shared by all tenants)');

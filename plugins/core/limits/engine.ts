@@ -29,8 +29,14 @@ export interface DimSpec {
   limit: number;
   /** Window length; for concurrency, the slot lifetime. */
   periodMs: number;
-  /** Field of the scope's state hash, e.g. `rpm:sw` (unused for concurrency). */
-  field: string;
+}
+
+/**
+ * A dimension's state is identified by its kind, algorithm and period within its scope (so a
+ * changed limit keeps the count); a request has at most one dimension per identity.
+ */
+export function dimIdentity(d: Pick<DimSpec, 'kind' | 'alg' | 'periodMs'>): string {
+  return `${d.kind}${d.alg}:${d.periodMs}`;
 }
 
 export interface DecideArgs {
@@ -137,7 +143,7 @@ interface Pending {
 }
 
 function checkDim(store: MemoryStore, d: DimSpec, now: number, cost: number, requestId: string, stateKey: string, slotKey: string): Pending {
-  const key = `${stateKey}:${d.field}`;
+  const key = `${stateKey}:${dimIdentity(d)}`;
   switch (d.alg) {
     case 'fw': {
       const k = windowKey(key, Math.floor(now / d.periodMs));
@@ -207,7 +213,7 @@ export function decideLocal(store: MemoryStore, a: DecideArgs, now: number): Dec
 
 /** Apply a delta (units) to one dimension's state as it was debited at access time `t`. */
 function adjustDim(store: MemoryStore, d: DimSpec, now: number, t: number, delta: number, requestId: string, stateKey: string, slotKey: string): void {
-  const key = `${stateKey}:${d.field}`;
+  const key = `${stateKey}:${dimIdentity(d)}`;
   switch (d.alg) {
     case 'fw':
     case 'sw': {

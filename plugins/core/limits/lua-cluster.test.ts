@@ -33,7 +33,7 @@ it('tenants land on different nodes; a decision whose keys mix tags is refused (
     slotsOwner.add(String(owner[2][1]));
   }
   expect(slotsOwner.size).toBeGreaterThan(1);
-  const d = { kind: 'r' as const, alg: 'fw' as const, limit: 5, periodMs: 60_000, field: 'rpm:fw' };
+  const d = { kind: 'r' as const, alg: 'fw' as const, limit: 5, periodMs: 60_000 };
   await expect(
     decideRedis(client, { recordKey: 'llg:t:lc:{alpha}:rl:res:1', stateKey: 'llg:t:lc:{beta}:rl:state', slotKey: 'llg:t:lc:{alpha}:rl:cc', requestId: '1', dims: [d], tokens: 0, writeRecord: false, recordTtlMs: 1000 }, 1_800_000_000_000),
   ).rejects.toThrow(/CROSSSLOT/);

@@ -36,7 +36,7 @@ export function luaSuite(label: string, client: () => RedisClient): void {
     await deleteByPrefix(client(), prefix);
   });
 
-  const dim = (_base: string, kind: DimSpec['kind'], alg: DimSpec['alg'], limit: number, periodMs: number): DimSpec => ({ kind, alg, limit, periodMs, field: `${kind}:${alg}:${limit}:${periodMs}` });
+  const dim = (_base: string, kind: DimSpec['kind'], alg: DimSpec['alg'], limit: number, periodMs: number): DimSpec => ({ kind, alg, limit, periodMs });
   const args = (base: string, dims: DimSpec[], requestId: string, tokens = 0, writeRecord = false, recordTtlMs = HOUR): DecideArgs => ({ recordKey: `${base}res:${requestId}`, stateKey: `${base}state`, slotKey: `${base}cc`, requestId, dims, tokens, writeRecord, recordTtlMs });
 
   async function count(base: string, d: DimSpec, n: number, now: number, tokens = 0): Promise<number> {
@@ -83,8 +83,9 @@ export function luaSuite(label: string, client: () => RedisClient): void {
       expect(await count(b, d, 130, T0)).toBe(100);
       expect(await count(b, d, 3, T0 + 599)).toBe(0);
       expect(await count(b, d, 3, T0 + 600)).toBe(1);
-      const d7 = dim(b, 'r', 'gc', 7, MIN);
-      expect(await count(b, d7, 20, T0 + 1)).toBe(7);
+      const b7 = tenant();
+      const d7 = dim(b7, 'r', 'gc', 7, MIN);
+      expect(await count(b7, d7, 20, T0 + 1)).toBe(7);
     });
 
     it('all or nothing: a request refused by one dimension consumes nothing on the others', async () => {

@@ -6,7 +6,7 @@
  */
 import type { RedisClient } from '../redis/client';
 import { RedisScript } from '../redis/script';
-import type { DecideArgs, DecideResult, DimSpec, SettleArgs } from './engine';
+import { dimIdentity, type DecideArgs, type DecideResult, type DimSpec, type SettleArgs } from './engine';
 import { DECIDE_LUA, SETTLE_LUA } from './lua';
 import { ReservationBook } from './reservations';
 
@@ -16,17 +16,47 @@ export const SETTLE_SCRIPT = new RedisScript('llg-limit-settle', SETTLE_LUA, { i
 /** Reservations of this process's Redis decisions, until their log phase. */
 export const reservations = new ReservationBook();
 
-/** A dimension's field in the state hash, which is also the spec the scripts read: `<kind><alg>:<field>`. */
-export function stateField(d: Pick<DimSpec, 'kind' | 'alg' | 'field'>): string {
-  return `${d.kind}${d.alg}:${d.field}`;
+/**
+ * Dimensions as the scripts see them: grouped by algorithm and period, one request member and
+ * one token member per group (see ./lua.ts). `slot[i]` is dimension i's position in the reply
+ * (remaining, reset, retry follow each other there).
+ */
+export interface WireGroups {
+  args: string[];
+  slot: number[];
 }
 
-function pushDims(out: string[], dims: DimSpec[]): string[] {
-  for (const d of dims) out.push(stateField(d), String(d.limit), String(d.periodMs));
-  return out;
+/** The state-hash field of a dimension's group (first byte = algorithm): `<alg>:<period>`, or `cc`. */
+export function groupField(d: Pick<DimSpec, 'alg' | 'periodMs'>): string {
+  return d.alg === 'cc' ? 'cc' : `${d.alg}:${d.periodMs}`;
 }
 
-/** A state value as the scripts store it (little-endian doubles), for tests and operators' tools. */
+export function wireGroups(dims: DimSpec[]): WireGroups {
+  const fields: string[] = [];
+  const members: Array<[DimSpec | undefined, DimSpec | undefined]> = [];
+  const slot = new Array<number>(dims.length);
+  for (let i = 0; i < dims.length; i++) {
+    const d = dims[i]!;
+    const m = d.kind === 't' ? 1 : 0; // requests and concurrency: the request member
+    const f = groupField(d);
+    let g = fields.indexOf(f);
+    if (g < 0) {
+      g = fields.push(f) - 1;
+      members.push([undefined, undefined]);
+    }
+    if (members[g]![m]) throw new TypeError(`two limit dimensions with the same identity (${dimIdentity(d)})`);
+    members[g]![m] = d;
+    slot[i] = 2 + g * 6 + m * 3;
+  }
+  const args: string[] = [];
+  for (let g = 0; g < fields.length; g++) {
+    const [r, t] = members[g]!;
+    args.push(fields[g]!, r ? String(r.limit) : '0', t ? String(t.limit) : '0', String((r ?? t)!.periodMs));
+  }
+  return { args, slot };
+}
+
+/** A group's state as the scripts store it (little-endian doubles), for tests and operators' tools. */
 export function packState(values: number[]): Buffer {
   const b = Buffer.alloc(8 * values.length);
   values.forEach((v, i) => b.writeDoubleLE(v, 8 * i));
@@ -48,37 +78,54 @@ function duplicate(a: DecideArgs): RedisDecideResult {
 }
 
 /**
- * `clock` = the time reservations are kept against (the override in tests, else this
- * process's clock; the decision itself uses Redis TIME).
+ * `nowOverride` replaces Redis TIME (tests); reservations are kept against it too, else against
+ * this process's clock.
  */
 export async function decideRedis(redis: RedisClient, a: DecideArgs, nowOverride?: number, book = reservations): Promise<RedisDecideResult> {
   const clock = nowOverride ?? Date.now();
   // Claimed before the call, so a second request with this id is refused even while the first is in flight.
   if (a.writeRecord && !book.claim(a.recordKey, a.recordTtlMs, clock)) return duplicate(a);
+  const wire = wireGroups(a.dims);
   let reply: number[];
   try {
-    const head = [nowOverride === undefined ? '' : String(nowOverride), a.requestId, String(a.tokens)];
-    reply = (await DECIDE_SCRIPT.run(redis, [a.stateKey, a.slotKey], pushDims(head, a.dims))) as number[];
+    const cmd = DECIDE_SCRIPT.begin(2);
+    cmd.push(a.stateKey, a.slotKey, nowOverride === undefined ? '' : String(nowOverride), a.requestId, String(a.tokens));
+    for (const x of wire.args) cmd.push(x);
+    reply = (await DECIDE_SCRIPT.send(redis, cmd)) as number[];
   } catch (e) {
     if (a.writeRecord) book.release(a.recordKey);
     throw e;
   }
   const allowed = reply[0] === 1;
-  const now = reply[3]!;
+  const now = reply[1]!;
   if (a.writeRecord) {
     if (allowed) book.confirm(a.recordKey, { at: now, tokens: a.tokens });
     else book.release(a.recordKey);
   }
+  // The refusing dimension: the longest wait, the first one on ties (as the engine picks it).
+  let failIndex = -1;
+  let retryMs = 0;
   const dims = new Array<{ remaining: number; resetMs: number }>(a.dims.length);
-  for (let i = 0; i < dims.length; i++) dims[i] = { remaining: reply[4 + 2 * i]!, resetMs: reply[5 + 2 * i]! };
-  return { allowed, duplicate: false, failIndex: reply[1]! - 1, retryMs: reply[2]!, now, dims };
+  for (let i = 0; i < dims.length; i++) {
+    const at = wire.slot[i]!;
+    dims[i] = { remaining: reply[at]!, resetMs: reply[at + 1]! };
+    const retry = reply[at + 2]!;
+    if (retry > retryMs) {
+      failIndex = i;
+      retryMs = retry;
+    }
+  }
+  if (allowed) return { allowed, duplicate: false, failIndex: -1, retryMs: 0, now, dims };
+  return { allowed, duplicate: false, failIndex, retryMs, now, dims };
 }
 
 /** False when there was no reservation to settle (settled already, expired, never made here). */
 export async function settleRedis(redis: RedisClient, a: SettleArgs, nowOverride?: number, book = reservations): Promise<boolean> {
   const r = book.take(a.recordKey, nowOverride ?? Date.now());
   if (!r) return false;
-  const head = [nowOverride === undefined ? '' : String(nowOverride), a.requestId, a.mode, String(a.actualTokens), String(r.at), String(r.tokens)];
-  await SETTLE_SCRIPT.run(redis, [a.stateKey, a.slotKey], pushDims(head, a.dims));
+  const cmd = SETTLE_SCRIPT.begin(2);
+  cmd.push(a.stateKey, a.slotKey, nowOverride === undefined ? '' : String(nowOverride), a.requestId, a.mode, String(a.actualTokens), String(r.at), String(r.tokens));
+  for (const x of wireGroups(a.dims).args) cmd.push(x);
+  await SETTLE_SCRIPT.send(redis, cmd);
   return true;
 }

@@ -40,16 +40,25 @@ export class RedisScript {
   }
 
   async run(redis: RedisClient, keys: string[], args: Array<string | number>): Promise<unknown> {
-    const flat: string[] = [this.sha, String(keys.length)];
-    for (const k of keys) flat.push(k);
-    for (const a of args) flat.push(typeof a === 'string' ? a : String(a));
+    const cmd = this.begin(keys.length);
+    for (const k of keys) cmd.push(k);
+    for (const a of args) cmd.push(typeof a === 'string' ? a : String(a));
+    return this.send(redis, cmd);
+  }
+
+  /** The start of an EVALSHA argument list (sha, number of keys): push the keys, then the arguments, then send(). */
+  begin(numKeys: number): string[] {
+    return [this.sha, String(numKeys)];
+  }
+
+  async send(redis: RedisClient, cmd: string[]): Promise<unknown> {
     try {
       coalesceWrites(redis);
-      return await redis.sendCommand(new ScriptCommand(flat, this.replyEncoding));
+      return await redis.sendCommand(new ScriptCommand(cmd, this.replyEncoding));
     } catch (e) {
       if (e instanceof Error && e.message.startsWith('NOSCRIPT')) {
         // EVAL runs and caches the script on the node that owns the keys.
-        return await redis.eval(this.source, keys.length, ...keys, ...args);
+        return await redis.eval(this.source, ...(cmd.slice(1) as [string, ...string[]]));
       }
       throw e;
     }
