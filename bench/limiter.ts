@@ -7,6 +7,7 @@
  *
  *   npx tsx bench/limiter.ts                              # 4 rounds × 2 s per case
  *   BENCH_SECONDS=3 BENCH_ROUNDS=6 npx tsx bench/limiter.ts
+ *   BENCH_REDIS_PORT=7390 npx tsx bench/limiter.ts       # another Redis on loopback (keys are deleted after)
  *
  * Each case spreads requests over 100 tenants; limits are high enough that every decision is
  * an admission (the write path, the expensive one). A decision that reserves tokens leaves its
@@ -29,6 +30,7 @@ import { closeAllRedis, getRedis } from '../plugins/core/redis/client';
 import { reservations } from '../plugins/core/limits/redis';
 import type { ResolvedLimits } from '../plugins/core/context';
 
+const PORT = Number(process.env.BENCH_REDIS_PORT ?? 6379);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 4));
 const CONCURRENCY = 50;
@@ -50,7 +52,7 @@ const cfg: TokenLimitConfig = {
   limit_events: false,
   events_maxlen: 1000,
   redis_key_prefix: prefix,
-  redis: { host: '127.0.0.1', port: 6379, database: 0, connect_timeout_ms: 1000, command_timeout_ms: 2000, breaker_open_ms: 1000 },
+  redis: { host: '127.0.0.1', port: PORT, database: 0, connect_timeout_ms: 1000, command_timeout_ms: 2000, breaker_open_ms: 1000 },
 };
 const settings = redisSettings(cfg);
 const weights = compileWeights({});
@@ -109,7 +111,7 @@ async function run(one: (i: number) => Promise<unknown>): Promise<{ perSec: numb
 }
 
 async function main(): Promise<void> {
-  const redis = new Redis({ host: '127.0.0.1', port: 6379 });
+  const redis = new Redis({ host: '127.0.0.1', port: PORT });
   getRedis(settings); // warm the shared client
   const results: Array<{ name: string; perSec: number; medianPerSec: number; errors: number; serverUs: number; nodeUs: number; redisUs: number }> = [];
 
@@ -217,7 +219,7 @@ async function main(): Promise<void> {
 
 /** Delete only this run's keys (also after a failure). */
 async function cleanup(): Promise<void> {
-  const redis = new Redis({ host: '127.0.0.1', port: 6379 });
+  const redis = new Redis({ host: '127.0.0.1', port: PORT });
   let cursor = '0';
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);

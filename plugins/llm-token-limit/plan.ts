@@ -50,7 +50,8 @@ export interface CallPlan {
   stateKey: string;
   /** Sorted set of concurrency slots. */
   slotKey: string;
-  dims: PlannedDim[];
+  /** Shared between requests with the same limits: never mutated. */
+  dims: readonly PlannedDim[];
   writeRecord: boolean;
   recordTtlMs: number;
 }
@@ -167,6 +168,48 @@ function scopeSuffix(cfg: Pick<TokenLimitConfig, 'scope' | 'route_id'>, s: Subje
   return out;
 }
 
+interface DimsPlan {
+  dims: readonly PlannedDim[];
+  recordTtlMs: number;
+}
+
+/**
+ * Dimensions per distinct set of limits, reused across requests: tenants share a handful of
+ * tiers, so this saves rebuilding the same objects (and, in ../core/limits/redis.ts, their
+ * script arguments) on every request. Entries are frozen; the cache is bounded.
+ */
+const dimsCache = new Map<string, DimsPlan>();
+const DIMS_CACHE_MAX = 10_000;
+
+function planDims(scope: 'tenant' | 'global', limits: ResolvedLimits, algorithm: Algorithm, slotMs: number, canSettle: boolean): DimsPlan {
+  let sig = `${scope}|${algorithm}|${slotMs}|${canSettle ? 1 : 0}`;
+  for (const def of DIM_DEFS) {
+    const v = limits[def.field];
+    sig += typeof v === 'number' && v > 0 ? `|${v}` : '|';
+  }
+  const hit = dimsCache.get(sig);
+  if (hit) return hit;
+  const dims: PlannedDim[] = [];
+  let recordTtl = 60_000;
+  for (const def of DIM_DEFS) {
+    const limit = limits[def.field];
+    if (typeof limit !== 'number' || !(limit > 0)) continue;
+    if (def.kind === 'c' && !canSettle) continue; // a slot nobody can free: not offered standalone
+    if (def.kind === 'c') {
+      dims.push(Object.freeze({ name: def.field, label: def.label, kind: 'c', alg: 'cc', limit, periodMs: slotMs, algorithm: 'concurrency', scope }));
+      recordTtl = Math.max(recordTtl, slotMs);
+    } else {
+      const alg = ALG_CODE[algorithm];
+      dims.push(Object.freeze({ name: def.field, label: def.label, kind: def.kind, alg, limit, periodMs: def.periodMs, algorithm, scope }));
+      if (def.kind === 't') recordTtl = Math.max(recordTtl, def.periodMs);
+    }
+  }
+  const planned: DimsPlan = { dims: Object.freeze(dims), recordTtlMs: recordTtl };
+  if (dimsCache.size >= DIMS_CACHE_MAX) dimsCache.clear();
+  dimsCache.set(sig, planned);
+  return planned;
+}
+
 function buildCall(
   scope: 'tenant' | 'global',
   base: string,
@@ -180,23 +223,9 @@ function buildCall(
   const named = limits.algorithm && limits.algorithm in ALG_CODE ? limits.algorithm : undefined;
   const algorithm: Algorithm = named ?? (cfg.algorithm in ALG_CODE ? cfg.algorithm : 'sliding_window');
   const slotMs = (cfg.concurrency_slot_ttl_sec ?? 600) * 1000;
-  const dims: PlannedDim[] = [];
-  let recordTtl = 60_000;
-  for (const def of DIM_DEFS) {
-    const limit = limits[def.field];
-    if (typeof limit !== 'number' || !(limit > 0)) continue;
-    if (def.kind === 'c' && !canSettle) continue; // a slot nobody can free: not offered standalone
-    if (def.kind === 'c') {
-      dims.push({ name: def.field, label: def.label, kind: 'c', alg: 'cc', limit, periodMs: slotMs, algorithm: 'concurrency', scope });
-      recordTtl = Math.max(recordTtl, slotMs);
-    } else {
-      const alg = ALG_CODE[algorithm];
-      dims.push({ name: def.field, label: def.label, kind: def.kind, alg, limit, periodMs: def.periodMs, algorithm, scope });
-      if (def.kind === 't') recordTtl = Math.max(recordTtl, def.periodMs);
-    }
-  }
+  const { dims, recordTtlMs } = planDims(scope, limits, algorithm, slotMs, canSettle);
   const needsRecord = canSettle && (forceRecord || dims.some((d) => d.kind !== 'r'));
-  return { scope, recordKey: `${base}res:${requestKeyId(requestId)}`, stateKey: `${base}state`, slotKey: `${base}cc`, dims, writeRecord: needsRecord, recordTtlMs: recordTtl };
+  return { scope, recordKey: `${base}res:${requestKeyId(requestId)}`, stateKey: `${base}state`, slotKey: `${base}cc`, dims, writeRecord: needsRecord, recordTtlMs };
 }
 
 export function planRequest(cfg: TokenLimitConfig, subject: Subject, weights: WeightMatcher): Plan {

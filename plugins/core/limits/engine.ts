@@ -46,7 +46,7 @@ export interface DecideArgs {
   /** Sorted set of concurrency slots. */
   slotKey: string;
   requestId: string;
-  dims: DimSpec[];
+  dims: readonly DimSpec[];
   /** Weighted token reservation (cost of every 't' dimension). */
   tokens: number;
   /** Write a reservation record (needed when something must be settled in the log phase). */
@@ -76,7 +76,7 @@ export interface SettleArgs {
   stateKey: string;
   slotKey: string;
   requestId: string;
-  dims: DimSpec[];
+  dims: readonly DimSpec[];
   mode: SettleMode;
   /** Weighted actual tokens (mode 'actual'). */
   actualTokens: number;

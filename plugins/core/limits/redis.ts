@@ -31,7 +31,19 @@ export function groupField(d: Pick<DimSpec, 'alg' | 'periodMs'>): string {
   return d.alg === 'cc' ? 'cc' : `${d.alg}:${d.periodMs}`;
 }
 
-export function wireGroups(dims: DimSpec[]): WireGroups {
+/** Per dimensions array (plans reuse theirs across requests with the same limits). */
+const wireCache = new WeakMap<readonly DimSpec[], WireGroups>();
+
+export function wireGroups(dims: readonly DimSpec[]): WireGroups {
+  let w = wireCache.get(dims);
+  if (!w) {
+    w = buildWireGroups(dims);
+    if (Object.isFrozen(dims)) wireCache.set(dims, w); // only arrays nobody can change afterwards
+  }
+  return w;
+}
+
+function buildWireGroups(dims: readonly DimSpec[]): WireGroups {
   const fields: string[] = [];
   const members: Array<[DimSpec | undefined, DimSpec | undefined]> = [];
   const slot = new Array<number>(dims.length);
