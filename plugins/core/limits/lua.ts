@@ -41,10 +41,12 @@
  *   reserved_at (the decision's time), reserved_tokens, then the groups. Returns 1.
  */
 
-/** Values per group in ARGV. */
-export const GROUP_ARGS = 4;
-
-export const DECIDE_LUA = `
+/**
+ * Pieces both scripts share, spliced into their text (one script source each, so each stays a
+ * single EVALSHA): the locals, the time (Redis TIME or the test override), the bucket refill and
+ * the state write.
+ */
+const PRELUDE = `
 local tonumber, floor, ceil, byte, pack, unpack_s = tonumber, math.floor, math.ceil, string.byte, struct.pack, struct.unpack
 local FW, SW, TB, GC, CC = 102, 115, 116, 103, 99
 local INF = 1 / 0
@@ -53,6 +55,37 @@ if ARGV[1] ~= '' then now = tonumber(ARGV[1]) else
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)
 end
+`;
+
+/** A bucket of limit l, period p, stored as (t0 level, s0 timestamp; t0 = INF: full), refilled to now: lvl, ts. */
+const TB_REFILL = `
+  local lvl, ts = l, now
+  if t0 ~= INF then
+    local el = now - s0
+    if el < 0 then el = 0 end
+    lvl = t0 + (el * l) / p
+    if lvl > l then lvl = l end
+    if s0 > now then ts = s0 end
+  end
+`;
+
+/**
+ * Write the changed group fields (sets[1..ns]) of KEYS[1]; v[ng + 1] is the stored expiry `_e`.
+ * The hash's life is never shortened: PEXPIRE only when it must live longer than that expiry.
+ */
+const SAVE_STATE = `
+if ns > 0 then
+  if keep < 1 then keep = 1 end
+  local x = v[ng + 1]
+  local extend = not x or unpack_s('<d', x) < now + keep
+  if extend then sets[ns + 1] = '_e'; sets[ns + 2] = pack('<d', now + keep + 60000); ns = ns + 2 end
+  redis.call('HSET', KEYS[1], unpack(sets, 1, ns))
+  if extend then redis.call('PEXPIRE', KEYS[1], keep + 60000) end
+end
+`;
+
+export const DECIDE_LUA = `
+${PRELUDE}
 local tokens = tonumber(ARGV[3])
 
 -- One member of a group: ok, remaining (after this request), reset, retry (0 when ok).
@@ -91,14 +124,7 @@ end
 
 -- token bucket: also the level after (before, when refused), its timestamp, and how long the state must live
 local function tb_member(l, cost, t0, s0, p, sl)
-  local lvl, ts = l, now
-  if t0 ~= INF then
-    local el = now - s0
-    if el < 0 then el = 0 end
-    lvl = t0 + (el * l) / p
-    if lvl > l then lvl = l end
-    if s0 > now then ts = s0 end
-  end
+${TB_REFILL}
   local ok, remaining, rtry, level = true, 0, 0, lvl
   if lvl >= cost then
     level = lvl - cost
@@ -296,14 +322,7 @@ if failed then
   end
   return out
 end
-if ns > 0 then
-  if keep < 1 then keep = 1 end
-  local x = v[ng + 1]
-  local extend = not x or unpack_s('<d', x) < now + keep
-  if extend then sets[ns + 1] = '_e'; sets[ns + 2] = pack('<d', now + keep + 60000); ns = ns + 2 end
-  redis.call('HSET', KEYS[1], unpack(sets, 1, ns))
-  if extend then redis.call('PEXPIRE', KEYS[1], keep + 60000) end
-end
+${SAVE_STATE}
 if slot then
   redis.call('ZADD', KEYS[2], now + slot, ARGV[2])
   redis.call('PEXPIRE', KEYS[2], slot)
@@ -312,14 +331,7 @@ return out
 `;
 
 export const SETTLE_LUA = `
-local tonumber, floor, ceil, byte, pack, unpack_s = tonumber, math.floor, math.ceil, string.byte, struct.pack, struct.unpack
-local FW, SW, TB, GC, CC = 102, 115, 116, 103, 99
-local INF = 1 / 0
-local now
-if ARGV[1] ~= '' then now = tonumber(ARGV[1]) else
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)
-end
+${PRELUDE}
 local mode = ARGV[3]
 local actual = tonumber(ARGV[4])
 local t, reserved = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -338,14 +350,7 @@ end
 
 -- bucket level after giving back delta; new (level, ts) or INF when full; how long it must live
 local function tb_adjust(l, t0, s0, delta, p, sl)
-  local lvl, ts = l, now
-  if t0 ~= INF then
-    local el = now - s0
-    if el < 0 then el = 0 end
-    lvl = t0 + (el * l) / p
-    if lvl > l then lvl = l end
-    if s0 > now then ts = s0 end
-  end
+${TB_REFILL}
   local after = lvl - delta
   if after > l then after = l end
   if after >= l then return INF, 0, 0 end
@@ -438,14 +443,6 @@ for g = 1, ng do
     redis.call('ZREM', KEYS[2], ARGV[2])
   end
 end
-if ns > 0 then
-  -- never shorten the hash's life: only extend it when a bucket/GCRA debt needs longer
-  if keep < 1 then keep = 1 end
-  local x = v[ng + 1]
-  local extend = not x or unpack_s('<d', x) < now + keep
-  if extend then sets[ns + 1] = '_e'; sets[ns + 2] = pack('<d', now + keep + 60000); ns = ns + 2 end
-  redis.call('HSET', KEYS[1], unpack(sets))
-  if extend then redis.call('PEXPIRE', KEYS[1], keep + 60000) end
-end
+${SAVE_STATE}
 return 1
 `;
