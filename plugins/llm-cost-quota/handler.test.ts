@@ -14,6 +14,7 @@ import { startKongHost, type DeclarativeConfig, type KongHost } from '../../test
 import { startMockLlm } from '../../test/harness/mock-llm';
 import { startFaultProxy, type FaultProxy } from '../../test/harness/fault-proxy';
 import { deleteByPrefix, testPrefix } from '../../test/harness/redis';
+import { identityJson } from '../../test/harness/identity';
 import { streamFieldsToEvent } from '../core/events';
 import { usdToNano } from '../core/money';
 import { calendarPeriods, localParts } from '../core/periods';
@@ -54,7 +55,7 @@ function quota(over: Record<string, unknown> = {}) {
 const identityPlugin = { name: 'fixture-identity', config: { from_header: true } };
 
 function identity(tenant: string, budgets: Record<string, number>, requestId: string, extra: Record<string, unknown> = {}): string {
-  return JSON.stringify({ v: 1, request_id: requestId, tenant_id: tenant, method: 'api_key', key_id: 'key-1', lineage_id: 'lin-1', key_prefix: 'lg_live_ab', scopes: { models: ['*'], features: [] }, timezone: TZ, limits: {}, budgets, input: {}, ...extra });
+  return identityJson({ tenant, budgets, requestId, timezone: TZ, extra });
 }
 
 let rid = 0;

@@ -8,6 +8,7 @@ import Redis from 'ioredis';
 import { startKongHost, type KongHost } from '../../test/harness/kong-host';
 import { startMockLlm } from '../../test/harness/mock-llm';
 import { deleteByPrefix, testPrefix } from '../../test/harness/redis';
+import { chatStatus, identityJson } from '../../test/harness/identity';
 import { streamFieldsToEvent } from '../core/events';
 import { usdToNano } from '../core/money';
 import { calendarPeriods, localParts } from '../core/periods';
@@ -61,10 +62,10 @@ describe('llm-cost-quota across 3 plugin-server processes', () => {
     const tenant = 'multi';
     let n = 0;
     const identity = () =>
-      JSON.stringify({ v: 1, request_id: `m-${++n}`, tenant_id: tenant, method: 'api_key', key_id: 'k', lineage_id: 'L', scopes: { models: ['*'], features: [] }, timezone: TZ, limits: {}, budgets: { tenant_daily_nano: usdToNano(1), thresholds_pct: [80, 100] }, input: {} });
+      identityJson({ tenant, requestId: `m-${++n}`, timezone: TZ, budgets: { tenant_daily_nano: usdToNano(1), thresholds_pct: [80, 100] } });
     const res = await Promise.all(
       Array.from({ length: 150 }, () =>
-        fetch(`${host.proxyUrl}/keep/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-fixture-identity': identity() }, body: JSON.stringify({ model: 'mock-model', messages: [{ role: 'user', content: 'hi' }] }) }).then((r) => r.status),
+        chatStatus(`${host.proxyUrl}/keep/chat/completions`, identity(), 'mock-model'),
       ),
     );
     expect(res.filter((s) => s === 200)).toHaveLength(100);

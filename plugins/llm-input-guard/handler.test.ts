@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKongHost, type DeclarativeConfig, type KongHost } from '../../test/harness/kong-host';
 import { startMockLlm } from '../../test/harness/mock-llm';
 import { deleteByPrefix, redisUrl, testPrefix } from '../../test/harness/redis';
+import { identityJson } from '../../test/harness/identity';
 import { streamFieldsToEvent } from '../core/events';
 
 const PREFIX = testPrefix('input-guard-handler');
@@ -22,7 +23,7 @@ let llm: Awaited<ReturnType<typeof startMockLlm>>;
 let host: KongHost;
 
 const ident = (over: Record<string, unknown> = {}) =>
-  JSON.stringify({ v: 1, request_id: `req-${Math.random().toString(36).slice(2)}`, tenant_id: 'tenant-a', method: 'api_key', key_id: 'key-1', lineage_id: 'lin-1', key_prefix: 'lg_live_CANA', scopes: { models: ['*'], features: [] }, timezone: 'UTC', limits: { tokens_per_minute: 1000 }, budgets: {}, input: {}, ...over });
+  identityJson({ tenant: 'tenant-a', requestId: `req-${Math.random().toString(36).slice(2)}`, limits: { tokens_per_minute: 1000 }, extra: { key_prefix: 'lg_live_CANA', ...over } });
 
 const identityPlugin = { name: 'fixture-identity', config: { from_header: true } };
 const echo = { name: 'fixture-echo-ctx', config: { keys: ['llm.request', 'llm.decision'] } };

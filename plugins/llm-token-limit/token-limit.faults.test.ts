@@ -11,6 +11,7 @@ import { startMockLlm } from '../../test/harness/mock-llm/index';
 import { startFaultProxy, type FaultProxy } from '../../test/harness/fault-proxy/index';
 import { deleteByPrefix, testPrefix } from '../../test/harness/redis';
 import { statusCounts } from '../../test/harness/load';
+import { chatStatus, identityJson } from '../../test/harness/identity';
 import { groupField, unpackState } from '../core/limits/redis';
 
 const prefix = testPrefix('token-limit-faults');
@@ -19,31 +20,8 @@ let llm: Awaited<ReturnType<typeof startMockLlm>>;
 let proxy: FaultProxy;
 let rid = 0;
 
-function identity(tenant: string, limits: Record<string, unknown>): string {
-  return JSON.stringify({
-    v: 1,
-    request_id: `req-${process.pid}-${++rid}`,
-    tenant_id: tenant,
-    method: 'api_key',
-    key_id: 'key-1',
-    lineage_id: 'lin-1',
-    scopes: { models: ['*'], features: [] },
-    timezone: 'UTC',
-    limits,
-    budgets: {},
-    input: {},
-  });
-}
-
-async function post(host: KongHost, path: string, id: string): Promise<number> {
-  const r = await fetch(`${host.proxyUrl}${path}/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-fixture-identity': id },
-    body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }),
-  });
-  await r.arrayBuffer();
-  return r.status;
-}
+const identity = (tenant: string, limits: Record<string, unknown>): string => identityJson({ tenant, limits, requestId: `req-${process.pid}-${++rid}` });
+const post = (host: KongHost, path: string, id: string): Promise<number> => chatStatus(`${host.proxyUrl}${path}/chat/completions`, id);
 
 beforeAll(async () => {
   execFileSync('node', ['scripts/build.mjs', 'llm-token-limit', 'fixture-identity'], { stdio: 'ignore' });

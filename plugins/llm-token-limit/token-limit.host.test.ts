@@ -13,6 +13,7 @@ import { startKongHost, type DeclarativeConfig, type KongHost } from '../../test
 import { startMockLlm } from '../../test/harness/mock-llm/index';
 import { deleteByPrefix, testPrefix } from '../../test/harness/redis';
 import { statusCounts } from '../../test/harness/load';
+import { identityJson } from '../../test/harness/identity';
 import { groupField, packState, unpackState } from '../core/limits/redis';
 
 const NOW = Math.floor(Date.now() / 60_000) * 60_000 + 30_000; // 30 s into a minute window
@@ -23,22 +24,7 @@ let llm: Awaited<ReturnType<typeof startMockLlm>>;
 let host: KongHost;
 let rid = 0;
 
-function identity(tenant: string, limits: Record<string, unknown>, requestId: string): string {
-  return JSON.stringify({
-    v: 1,
-    request_id: requestId,
-    tenant_id: tenant,
-    method: 'api_key',
-    key_id: 'key-1',
-    lineage_id: 'lin-1',
-    key_prefix: 'lg_live_ab',
-    scopes: { models: ['*'], features: [] },
-    timezone: 'UTC',
-    limits,
-    budgets: {},
-    input: {},
-  });
-}
+const identity = (tenant: string, limits: Record<string, unknown>, requestId: string): string => identityJson({ tenant, limits, requestId });
 
 function llmRequest(tenant: string, limits: Record<string, unknown>, requestId: string, o: { model?: string; input?: number; max?: number; n?: number } = {}): string {
   return JSON.stringify({

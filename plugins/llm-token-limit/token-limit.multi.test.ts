@@ -9,42 +9,20 @@ import { startKongHost, type KongHost } from '../../test/harness/kong-host/index
 import { startMockLlm } from '../../test/harness/mock-llm/index';
 import { deleteByPrefix, testPrefix } from '../../test/harness/redis';
 import { statusCounts } from '../../test/harness/load';
+import { chatStatus, identityJson } from '../../test/harness/identity';
 
 const prefix = testPrefix('token-limit-multi');
 const redis = new Redis({ host: '127.0.0.1', port: 6379 });
 let llm: Awaited<ReturnType<typeof startMockLlm>>;
 let rid = 0;
 
-function identity(tenant: string, limits: Record<string, unknown>): string {
-  return JSON.stringify({
-    v: 1,
-    request_id: `req-${process.pid}-${++rid}`,
-    tenant_id: tenant,
-    method: 'api_key',
-    key_id: 'key-1',
-    lineage_id: 'lin-1',
-    scopes: { models: ['*'], features: [] },
-    timezone: 'UTC',
-    limits,
-    budgets: {},
-    input: {},
-  });
-}
-
+const identity = (tenant: string, limits: Record<string, unknown>): string => identityJson({ tenant, limits, requestId: `req-${process.pid}-${++rid}` });
 const SET_IDENTITY = `return function()
   local r = kong.request.get_header("x-fixture-identity")
   if r then kong.ctx.shared["llm.identity"] = r end
 end`;
 
-async function post(host: KongHost, path: string, id: string): Promise<number> {
-  const r = await fetch(`${host.proxyUrl}${path}/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-fixture-identity': id },
-    body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }),
-  });
-  await r.arrayBuffer();
-  return r.status;
-}
+const post = (host: KongHost, path: string, id: string): Promise<number> => chatStatus(`${host.proxyUrl}${path}/chat/completions`, id);
 
 beforeAll(async () => {
   execFileSync('node', ['scripts/build.mjs', 'llm-token-limit'], { stdio: 'ignore' });
