@@ -33,9 +33,11 @@
  * from a request's dimensions and maps the reply back to them.
  *
  * DECIDE ARGV: now_override ('' = Redis TIME), request_id, tokens, then the groups.
- * DECIDE returns: {status (1 allowed, 0 denied), now, then per group, request member then token
- *   member: remaining, reset_ms, retry_ms (0 when it admits)} — the refusing dimension (longest
- *   retry, first on ties) is picked in Node, as the engine does.
+ * DECIDE returns, packed as little-endian doubles in one string (Redis turns a table of numbers
+ *   into one reply element each, which costs it and the client more than one string): status
+ *   (1 allowed, 0 denied), now, then per group, request member then token member: remaining,
+ *   reset_ms, retry_ms (0 when it admits). The refusing dimension (longest retry, first on ties)
+ *   is picked in Node, as the engine does.
  *
  * SETTLE ARGV: now_override, request_id, mode (refund|actual|keep|rollback), actual_tokens,
  *   reserved_at (the decision's time), reserved_tokens, then the groups. Returns 1.
@@ -84,12 +86,13 @@ if ns > 0 then
 end
 `;
 
-export const DECIDE_LUA = `
-${PRELUDE}
-local tokens = tonumber(ARGV[3])
-
--- One member of a group: ok, remaining (after this request), reset, retry (0 when ok).
-local function sw_member(l, cost, curr, prev, p, elapsed)
+/**
+ * The decision's per-member helpers, as Lua function expressions: the script assigns each to its
+ * local only where it is needed (a refusal, or a group of that algorithm), so a call creates only
+ * the closures it uses (each is an allocation on every call otherwise).
+ */
+// One member of a group: ok, remaining (after this request), reset, retry (0 when ok).
+const SW_MEMBER = `function(l, cost, curr, prev, p, elapsed)
   local est = (prev * (p - elapsed)) / p + curr
   if est + cost <= l then
     local x = l - est - cost
@@ -108,9 +111,9 @@ local function sw_member(l, cost, curr, prev, p, elapsed)
   local reset
   if curr > 0 then reset = ceil(p - elapsed + p) else reset = ceil(p - elapsed) end
   return false, floor(x), reset, rtry
-end
+end`;
 
-local function fw_member(l, cost, count, p, ttl)
+const FW_MEMBER = `function(l, cost, count, p, ttl)
   if count + cost <= l then
     local x = l - count - cost
     if x < 0 then x = 0 end
@@ -120,10 +123,10 @@ local function fw_member(l, cost, count, p, ttl)
   if x < 0 then x = 0 end
   if cost > l then return false, floor(x), ttl, p end
   return false, floor(x), ttl, ttl
-end
+end`;
 
--- token bucket: also the level after (before, when refused), its timestamp, and how long the state must live
-local function tb_member(l, cost, t0, s0, p, sl)
+// token bucket: also the level after (before, when refused), its timestamp, and how long the state must live
+const TB_MEMBER = `function(l, cost, t0, s0, p, sl)
 ${TB_REFILL}
   local ok, remaining, rtry, level = true, 0, 0, lvl
   if lvl >= cost then
@@ -146,10 +149,10 @@ ${TB_REFILL}
     kp = ttl + sl
   end
   return ok, remaining, reset, rtry, level, ts, kp
-end
+end`;
 
--- GCRA: also the TAT to store (0 = none) and how long the state must live
-local function gc_member(l, cost, tat, p, sl)
+// GCRA: also the TAT to store (0 = none) and how long the state must live
+const GC_MEMBER = `function(l, cost, tat, p, sl)
   local interval = p / l
   local base = now
   if tat > now then base = tat end
@@ -170,10 +173,24 @@ local function gc_member(l, cost, tat, p, sl)
   if cost > l then rtry = p else rtry = ceil(new_tat - p - now) end
   if rtry < 1 then rtry = 1 end
   return false, floor(x), ceil(base - now), rtry, tat, kp
-end
+end`;
+
+/** Reply formats by number of groups (status, now, 6 per group), as literals: no string built per call. */
+const MAX_LITERAL_GROUPS = 8;
+const REPLY_FORMAT = (() => {
+  let lua = 'local fmt\n';
+  for (let g = 1; g <= MAX_LITERAL_GROUPS; g++) lua += `${g === 1 ? 'if' : 'elseif'} ng == ${g} then fmt = '<${'d'.repeat(2 + 6 * g)}'\n`;
+  return lua + `else fmt = '<' .. string.rep('d', 2 + 6 * ng) end\nreturn pack(fmt, unpack(out, 1, 2 + 6 * ng))\n`;
+})();
+
+export const DECIDE_LUA = `
+${PRELUDE}
+local tokens = tonumber(ARGV[3])
+local sw_member, fw_member, tb_member, gc_member
 
 local ng = (#ARGV - 3) / 4
-local out = {1, now}
+-- sized for 5 groups (the most a request's limits make) so it is not grown member by member
+local out = {1, now, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 local fields = {'_e', '_e', '_e', '_e', '_e', '_e', '_e', '_e', '_e'}
 for g = 1, ng do fields[g] = ARGV[g * 4] end
 fields[ng + 1] = '_e'
@@ -213,6 +230,7 @@ for g = 1, ng do
       if est + 1 <= lr then
         out[b + 1], out[b + 2] = floor(lr - est - 1), ceil(p - elapsed + p)
       else
+        if not sw_member then sw_member = ${SW_MEMBER} end
         _, out[b + 1], out[b + 2], out[b + 3] = sw_member(lr, 1, c, q, p, elapsed)
       end
       nr = c + 1
@@ -225,6 +243,7 @@ for g = 1, ng do
       if tokens > 0 and est + tokens <= lt then
         out[b + 4], out[b + 5] = floor(lt - est - tokens), ceil(p - elapsed + p)
       else
+        if not sw_member then sw_member = ${SW_MEMBER} end
         _, out[b + 4], out[b + 5], out[b + 6] = sw_member(lt, tokens, c, q, p, elapsed)
       end
       if tokens ~= 0 then nt = c + tokens end
@@ -246,6 +265,7 @@ for g = 1, ng do
       if c + 1 <= lr then
         out[b + 1], out[b + 2] = floor(lr - c - 1), ttl
       else
+        if not fw_member then fw_member = ${FW_MEMBER} end
         _, out[b + 1], out[b + 2], out[b + 3] = fw_member(lr, 1, c, p, ttl)
       end
       nr = c + 1
@@ -256,12 +276,14 @@ for g = 1, ng do
       if c + tokens <= lt then
         out[b + 4], out[b + 5] = floor(lt - c - tokens), ttl
       else
+        if not fw_member then fw_member = ${FW_MEMBER} end
         _, out[b + 4], out[b + 5], out[b + 6] = fw_member(lt, tokens, c, p, ttl)
       end
       if tokens ~= 0 then nt = c + tokens end
     end
     if nr ~= cr or nt ~= ct then sets[ns + 1] = f; sets[ns + 2] = pack('<ddd', idx, nr, nt); ns = ns + 2 end
   elseif alg == TB then
+    if not tb_member then tb_member = ${TB_MEMBER} end
     local r0, rs, t0, ts0 = INF, 0, INF, 0
     if s then r0, rs, t0, ts0 = unpack_s('<dddd', s) end
     local nr, nrs, nt, nts = r0, rs, t0, ts0
@@ -281,6 +303,7 @@ for g = 1, ng do
     if nr == INF and nt == INF then sets[ns + 2] = '' else sets[ns + 2] = pack('<dddd', nr, nrs, nt, nts) end
     ns = ns + 2
   elseif alg == GC then
+    if not gc_member then gc_member = ${GC_MEMBER} end
     local tr, tt = 0, 0
     if s then tr, tt = unpack_s('<dd', s) end
     local nr, nt = tr, tt
@@ -320,15 +343,14 @@ if failed then
     if out[b + 3] == 0 and tonumber(ARGV[g * 4 + 1]) > 0 then out[b + 1] = out[b + 1] + 1 end
     if out[b + 6] == 0 and tonumber(ARGV[g * 4 + 2]) > 0 then out[b + 4] = out[b + 4] + tokens end
   end
-  return out
-end
+else
 ${SAVE_STATE}
-if slot then
-  redis.call('ZADD', KEYS[2], now + slot, ARGV[2])
-  redis.call('PEXPIRE', KEYS[2], slot)
+  if slot then
+    redis.call('ZADD', KEYS[2], now + slot, ARGV[2])
+    redis.call('PEXPIRE', KEYS[2], slot)
+  end
 end
-return out
-`;
+${REPLY_FORMAT}`;
 
 export const SETTLE_LUA = `
 ${PRELUDE}

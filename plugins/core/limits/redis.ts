@@ -5,13 +5,13 @@
  * engine's record.
  */
 import type { RedisClient } from '../redis/client';
-import { RedisScript } from '../redis/script';
+import { EncodedArgs, RedisScript } from '../redis/script';
 import { dimIdentity, type DecideArgs, type DecideResult, type DimSpec, type SettleArgs } from './engine';
 import { DECIDE_LUA, SETTLE_LUA } from './lua';
 import { ReservationBook } from './reservations';
 
-export const DECIDE_SCRIPT = new RedisScript('llg-limit-decide', DECIDE_LUA, { integerReply: true });
-export const SETTLE_SCRIPT = new RedisScript('llg-limit-settle', SETTLE_LUA, { integerReply: true });
+export const DECIDE_SCRIPT = new RedisScript('llg-limit-decide', DECIDE_LUA, { rawReply: true });
+export const SETTLE_SCRIPT = new RedisScript('llg-limit-settle', SETTLE_LUA, { rawReply: true });
 
 /** Reservations of this process's Redis decisions, until their log phase. */
 export const reservations = new ReservationBook();
@@ -22,8 +22,11 @@ export const reservations = new ReservationBook();
  * (remaining, reset, retry follow each other there).
  */
 export interface WireGroups {
-  args: string[];
+  /** Per group: field, request limit, token limit, period (the scripts' trailing arguments). */
+  args: EncodedArgs;
   slot: number[];
+  /** Values in the decision's reply: status, now, 6 per group. */
+  replyLength: number;
 }
 
 /** The state-hash field of a dimension's group (first byte = algorithm): `<alg>:<period>`, or `cc`. */
@@ -65,7 +68,7 @@ function buildWireGroups(dims: readonly DimSpec[]): WireGroups {
     const [r, t] = members[g]!;
     args.push(fields[g]!, r ? String(r.limit) : '0', t ? String(t.limit) : '0', String((r ?? t)!.periodMs));
   }
-  return { args, slot };
+  return { args: new EncodedArgs(args), slot, replyLength: 2 + 6 * fields.length };
 }
 
 /** A group's state as the scripts store it (little-endian doubles), for tests and operators' tools. */
@@ -98,18 +101,20 @@ export async function decideRedis(redis: RedisClient, a: DecideArgs, nowOverride
   // Claimed before the call, so a second request with this id is refused even while the first is in flight.
   if (a.writeRecord && !book.claim(a.recordKey, a.recordTtlMs, clock)) return duplicate(a);
   const wire = wireGroups(a.dims);
-  let reply: number[];
+  let reply: Buffer;
   try {
     const cmd = DECIDE_SCRIPT.begin(2);
     cmd.push(a.stateKey, a.slotKey, nowOverride === undefined ? '' : String(nowOverride), a.requestId, String(a.tokens));
-    for (const x of wire.args) cmd.push(x);
-    reply = (await DECIDE_SCRIPT.send(redis, cmd)) as number[];
+    reply = (await DECIDE_SCRIPT.send(redis, cmd, wire.args)) as Buffer;
+    if (!Buffer.isBuffer(reply) || reply.length < 8 * wire.replyLength) throw new Error('unexpected reply from the limit script');
   } catch (e) {
     if (a.writeRecord) book.release(a.recordKey);
     throw e;
   }
-  const allowed = reply[0] === 1;
-  const now = reply[1]!;
+  // packed little-endian doubles: status, now, then remaining/reset/retry per member (see ./lua.ts)
+  const at = (i: number) => reply.readDoubleLE(8 * i);
+  const allowed = at(0) === 1;
+  const now = at(1);
   if (a.writeRecord) {
     if (allowed) book.confirm(a.recordKey, { at: now, tokens: a.tokens });
     else book.release(a.recordKey);
@@ -119,9 +124,9 @@ export async function decideRedis(redis: RedisClient, a: DecideArgs, nowOverride
   let retryMs = 0;
   const dims = new Array<{ remaining: number; resetMs: number }>(a.dims.length);
   for (let i = 0; i < dims.length; i++) {
-    const at = wire.slot[i]!;
-    dims[i] = { remaining: reply[at]!, resetMs: reply[at + 1]! };
-    const retry = reply[at + 2]!;
+    const s = wire.slot[i]!;
+    dims[i] = { remaining: at(s), resetMs: at(s + 1) };
+    const retry = at(s + 2);
     if (retry > retryMs) {
       failIndex = i;
       retryMs = retry;
@@ -137,7 +142,6 @@ export async function settleRedis(redis: RedisClient, a: SettleArgs, nowOverride
   if (!r) return false;
   const cmd = SETTLE_SCRIPT.begin(2);
   cmd.push(a.stateKey, a.slotKey, nowOverride === undefined ? '' : String(nowOverride), a.requestId, a.mode, String(a.actualTokens), String(r.at), String(r.tokens));
-  for (const x of wireGroups(a.dims).args) cmd.push(x);
-  await SETTLE_SCRIPT.send(redis, cmd);
+  await SETTLE_SCRIPT.send(redis, cmd, wireGroups(a.dims).args);
   return true;
 }

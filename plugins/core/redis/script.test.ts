@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import Redis from 'ioredis';
 import { COALESCE_MAX_BATCH } from './client';
-import { RedisScript } from './script';
+import { EncodedArgs, RedisScript } from './script';
 
 const redis = new Redis({ host: '127.0.0.1', port: 6379 });
 afterAll(() => redis.disconnect());
@@ -16,11 +16,26 @@ describe('RedisScript', () => {
     expect(await script.run(redis, ['k2'], ['1'])).toEqual([2, 'k2']);
   });
 
-  it('integer-only scripts reply with numbers; errors from the script reach the caller', async () => {
-    const ints = new RedisScript('i', 'return {1, -2, 3}', { integerReply: true });
+  it('raw replies: integers as numbers, packed binary as the exact bytes; errors from the script reach the caller', async () => {
+    const ints = new RedisScript('i', 'return {1, -2, 3}', { rawReply: true });
     expect(await ints.run(redis, [], [])).toEqual([1, -2, 3]);
+    const packed = new RedisScript('p', "return struct.pack('<dd', 1.5, -tonumber(ARGV[1]))", { rawReply: true });
+    const buf = (await packed.run(redis, [], [1e15])) as Buffer;
+    expect([buf.readDoubleLE(0), buf.readDoubleLE(8)]).toEqual([1.5, -1e15]);
     const failing = new RedisScript('f', "return redis.error_reply('ERR nope')");
     await expect(failing.run(redis, [], [])).rejects.toThrow('ERR nope');
+  });
+
+  it('a pre-encoded tail of arguments reaches the script exactly as ordinary arguments do (also non-ASCII, also through EVAL)', async () => {
+    const src = `-- ${randomBytes(8).toString('hex')}\nreturn {KEYS[1], unpack(ARGV)}`;
+    const tail = new EncodedArgs(['größe', '', '60000']);
+    const first = new RedisScript('tail', src);
+    const cmd = first.begin(1);
+    cmd.push('{t}:k', 'é-head', '7');
+    expect(await first.send(redis, cmd, tail)).toEqual(['{t}:k', 'é-head', '7', 'größe', '', '60000']); // NOSCRIPT → EVAL
+    const again = first.begin(1);
+    again.push('{t}:k2', 'x');
+    expect(await first.send(redis, again, tail)).toEqual(['{t}:k2', 'x', 'größe', '', '60000']); // EVALSHA
   });
 
   it('commands of one tick share socket writes (batches of at most COALESCE_MAX_BATCH), each gets its own reply', async () => {
